@@ -1,0 +1,65 @@
+"""The one interface every crossbar model implements.
+
+``currents = model(v, g)``: v (..., rows) volts, g (..., rows, cols) siemens ->
+(..., cols) amperes, as torch tensors on CPU or CUDA.
+
+Because a tile's conductances are fixed while many input vectors stream through it,
+the work is split in two: :meth:`CrossbarModel.prepare` does everything that depends on
+G alone, once per tile, and :meth:`CrossbarModel.mvm` does the per-input work. For a
+stack of tiles ``g`` of shape (T, rows, cols), ``prepare(g)`` returns the prepared tiles
+and ``mvm(prepared, v)`` takes ``v`` of shape (..., T, rows) and returns (..., T, cols)
+(leading dimensions broadcast).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any
+
+import torch
+
+from spice_netlists import CrossbarSpec
+
+
+class CrossbarModel(ABC):
+    """Base class: a crossbar model bound to one :class:`CrossbarSpec`."""
+
+    #: the name ``make_model`` knows this model by
+    name: str = "base"
+
+    def __init__(self, spec: CrossbarSpec) -> None:
+        self.spec = spec
+
+    # ------------------------------------------------------------------ per tile
+    @abstractmethod
+    def prepare(self, g: torch.Tensor) -> Any:
+        """Per-tile work on conductances ``g`` (..., rows, cols) in siemens."""
+
+    # ------------------------------------------------------------------ per MVM
+    @abstractmethod
+    def mvm(self, prepared: Any, v: torch.Tensor) -> torch.Tensor:
+        """Column currents (A) for inputs ``v`` (..., rows) volts on prepared tiles."""
+
+    def __call__(self, v: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+        """Column currents (A) for ``v`` (..., rows) V and ``g`` (..., rows, cols) S."""
+        self.check_shapes(v, g)
+        return self.mvm(self.prepare(g), v)
+
+    # ------------------------------------------------------------------ helpers
+    def check_shapes(self, v: torch.Tensor, g: torch.Tensor) -> None:
+        """Raise a clear error when ``v`` or ``g`` do not fit the spec's size."""
+        r, c = self.spec.rows, self.spec.cols
+        if g.shape[-2:] != (r, c):
+            raise ValueError(f"{self.name}: g has shape {tuple(g.shape)}, expected "
+                             f"(..., {r}, {c}) for a {r}x{c} crossbar")
+        if v.shape[-1] != r:
+            raise ValueError(f"{self.name}: v has shape {tuple(v.shape)}, expected "
+                             f"(..., {r}) for a {r}-row crossbar")
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.spec.label})"
+
+
+def matvec(v: torch.Tensor, g_eff: torch.Tensor) -> torch.Tensor:
+    """Iᵀ = vᵀ·G for ``v`` (..., rows) and ``g_eff`` (..., rows, cols), broadcasting."""
+    return torch.matmul(v.unsqueeze(-2), g_eff).squeeze(-2)

@@ -1,0 +1,19 @@
+"""The ideal crossbar: no parasitics, linear devices, I = Vᵀ·G."""
+
+from __future__ import annotations
+
+import torch
+
+from surrogate.base import CrossbarModel, matvec
+
+
+class IdealModel(CrossbarModel):
+    """I_j = Σ_i v_i · g_ij. Preparation is the identity."""
+
+    name = "ideal"
+
+    def prepare(self, g: torch.Tensor) -> torch.Tensor:
+        return g
+
+    def mvm(self, prepared: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        return matvec(v, prepared)
