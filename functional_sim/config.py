@@ -1,0 +1,293 @@
+"""Configuration of the functional simulator, as dataclasses that round-trip to params.yaml.
+
+:class:`SimConfig` describes how one network is mapped onto crossbars (bit widths,
+slicing, streaming, ADC, negative-weight scheme, crossbar model and the tile's
+:class:`~spice_netlists.CrossbarSpec`). The ``functional_sim.sim`` section of params.yaml
+holds the mapping fields only (:data:`SIM_PARAM_KEYS`); the physics comes from the
+``crossbar`` section and the model from the study, so that physics lives in one place.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any, Mapping
+
+from spice_netlists import CrossbarSpec
+
+NEGATIVE_WEIGHT_SCHEMES = ("differential", "offset")
+WEIGHT_SCALES = ("per_layer", "per_channel")
+
+#: the SimConfig fields that live in params.yaml's ``functional_sim.sim`` section
+SIM_PARAM_KEYS = ("weight_bits", "input_bits", "bits_per_slice", "bits_per_stream",
+                  "adc_bits", "negative_weights", "weight_scale")
+
+
+class ConfigError(ValueError):
+    """A configuration value is invalid; the message names the field and the value."""
+
+
+def _check_int(owner: str, name: str, value: Any, low: int, high: int | None = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(f"{owner}.{name} must be an integer, got {value!r}")
+    if value < low or (high is not None and value > high):
+        bound = f">= {low}" if high is None else f"in [{low}, {high}]"
+        raise ConfigError(f"{owner}.{name} must be {bound}, got {value!r}")
+    return value
+
+
+def _check_choice(owner: str, name: str, value: Any, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise ConfigError(f"{owner}.{name} must be one of {choices}, got {value!r}")
+    return value
+
+
+def _reject_unknown(owner: str, data: Mapping[str, Any], known: set[str]) -> None:
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{owner} needs a mapping, got {data!r}")
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ConfigError(f"{owner}: unknown field(s) {unknown}; known: {sorted(known)}")
+
+
+@dataclass(frozen=True)
+class SimConfig:
+    """How a network's layers are mapped onto simulated crossbars.
+
+    Attributes:
+        weight_bits: signed weight width; weights are quantised symmetrically to
+            integers in [-(2^(b-1)-1), 2^(b-1)-1].
+        input_bits: activation width. A sample with no negative value uses all bits
+            for its magnitude (0..2^b-1); a sample with negative values is signed
+            (magnitude 0..2^(b-1)-1) and is run in two passes, x = x⁺ - x⁻.
+        bits_per_slice: bits stored per crossbar cell (one crossbar per slice).
+        bits_per_stream: bits per DAC step (inputs streamed this many bits at a time).
+        adc_bits: ADC resolution over the spec's full-scale current
+            (rows·g_on·v_read_max). :func:`functional_sim.mapping.lossless_adc_bits`
+            gives the smallest width that is exact for the ideal crossbar.
+        negative_weights: ``differential`` (a W⁺ and a W⁻ crossbar per slice) or
+            ``offset`` (weights stored as q + 2^(b-1); the last column of every tile
+            is a reference column holding 2^(b-1), subtracted digitally after the ADC).
+        weight_scale: ``per_layer`` or ``per_channel`` (one scale per output).
+        crossbar_model: name for :func:`surrogate.make_model`.
+        checkpoint: checkpoint path for learned crossbar models (``geniex``).
+        spec: the physics of one tile.
+        chunk_elements: memory bound: crossbar inputs are sent to the model in chunks
+            of at most about this many voltage elements.
+    """
+
+    weight_bits: int = 8
+    input_bits: int = 8
+    bits_per_slice: int = 2
+    bits_per_stream: int = 1
+    adc_bits: int = 8
+    negative_weights: str = "differential"
+    weight_scale: str = "per_channel"
+    crossbar_model: str = "ideal"
+    checkpoint: str | None = None
+    spec: CrossbarSpec = field(default_factory=CrossbarSpec)
+    chunk_elements: int = 1 << 22
+
+    def __post_init__(self) -> None:
+        own = "SimConfig"
+        _check_int(own, "weight_bits", self.weight_bits, 2, 16)
+        _check_int(own, "input_bits", self.input_bits, 2, 16)
+        _check_int(own, "bits_per_slice", self.bits_per_slice, 1, 8)
+        _check_int(own, "bits_per_stream", self.bits_per_stream, 1, 8)
+        _check_int(own, "adc_bits", self.adc_bits, 1, 32)
+        _check_int(own, "chunk_elements", self.chunk_elements, 1)
+        _check_choice(own, "negative_weights", self.negative_weights, NEGATIVE_WEIGHT_SCHEMES)
+        _check_choice(own, "weight_scale", self.weight_scale, WEIGHT_SCALES)
+        if not isinstance(self.crossbar_model, str) or not self.crossbar_model:
+            raise ConfigError(f"{own}.crossbar_model must be a model name, got "
+                              f"{self.crossbar_model!r}")
+        if self.checkpoint is not None and not isinstance(self.checkpoint, str):
+            object.__setattr__(self, "checkpoint", str(self.checkpoint))
+        if isinstance(self.spec, Mapping):
+            object.__setattr__(self, "spec", CrossbarSpec.from_dict(self.spec))
+        elif not isinstance(self.spec, CrossbarSpec):
+            raise ConfigError(f"{own}.spec must be a CrossbarSpec, got {self.spec!r}")
+        if self.negative_weights == "offset" and self.spec.cols < 2:
+            raise ConfigError(f"{own}: the offset scheme needs a reference column, so "
+                              f"spec.cols must be >= 2, got {self.spec.cols}")
+
+    @property
+    def cols_per_tile(self) -> int:
+        """Weight columns (layer outputs) per tile: all columns, less the reference
+        column of the offset scheme."""
+        return self.spec.cols - (1 if self.negative_weights == "offset" else 0)
+
+    def with_(self, **changes: Any) -> "SimConfig":
+        """A copy with some fields changed (validated again)."""
+        return replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain types only; inverse of :meth:`from_dict`."""
+        data = asdict(self)
+        data["spec"] = self.spec.to_dict()
+        return data
+
+    def param_dict(self) -> dict[str, Any]:
+        """The fields stored in params.yaml's ``functional_sim.sim`` section."""
+        return {k: getattr(self, k) for k in SIM_PARAM_KEYS}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "SimConfig":
+        """Build from a mapping; ``spec`` may be a mapping; unknown keys are errors."""
+        _reject_unknown("SimConfig", data, {f.name for f in fields(cls)})
+        data = dict(data)
+        if isinstance(data.get("spec"), Mapping):
+            data["spec"] = CrossbarSpec.from_dict(data["spec"])
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """The ``functional_sim.train`` section: how the study's networks are trained."""
+
+    nets: tuple[str, ...] = ("mnist_mlp", "mnist_cnn", "digits_mlp", "digits_cnn")
+    epochs: int = 8
+    batch_size: int = 64
+    lr: float = 2e-3
+    weight_decay: float = 0.0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        own = "TrainConfig"
+        object.__setattr__(self, "nets", tuple(self.nets))
+        _check_int(own, "epochs", self.epochs, 1)
+        _check_int(own, "batch_size", self.batch_size, 1)
+        _check_int(own, "seed", self.seed, 0)
+        for name in ("lr", "weight_decay"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) \
+                    or not math.isfinite(value) or value < 0:
+                raise ConfigError(f"{own}.{name} must be a finite number >= 0, got {value!r}")
+            object.__setattr__(self, name, float(value))
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["nets"] = list(self.nets)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "TrainConfig":
+        _reject_unknown("TrainConfig", data, {f.name for f in fields(cls)})
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class GroundTruthConfig:
+    """The ``functional_sim.ground_truth`` section: a SPICE-in-the-loop check.
+
+    For one small network and ``n_images`` test images, every crossbar MVM is run
+    through the ``spice`` model; each cheap model in ``models`` is scored on how well it
+    predicts the SPICE accuracy and on its per-layer output error.
+    """
+
+    enabled: bool = False
+    net: str = "digits_mlp"
+    n_images: int = 4
+    models: tuple[str, ...] = ("ideal", "analytical", "geniex")
+    reference: str = "spice"
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.enabled, bool):
+            raise ConfigError(f"GroundTruthConfig.enabled must be true/false, got {self.enabled!r}")
+        object.__setattr__(self, "models", tuple(self.models))
+        _check_int("GroundTruthConfig", "n_images", self.n_images, 1)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["models"] = list(self.models)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "GroundTruthConfig":
+        _reject_unknown("GroundTruthConfig", data, {f.name for f in fields(cls)})
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class StudyConfig:
+    """The whole ``functional_sim`` section of params.yaml.
+
+    Attributes:
+        crossbar_model: the model of the headline figure.
+        models: the crossbar models compared (``ideal`` is always added).
+        voltages: read voltages (V); each sets the tile spec's ``v_read_max``.
+        test_subset: test images scored per network (0 = the whole test split).
+        batch_size: images per forward pass in the study.
+        nets_dir, geniex_dir: where trained networks and GENIEx checkpoints live.
+        sim: the mapping (bit widths, schemes); its spec comes from ``crossbar``.
+        train: how the networks are trained.
+        ground_truth: the optional SPICE-in-the-loop check.
+        seed: seeds the train/test splits and the test subset.
+    """
+
+    crossbar_model: str = "analytical"
+    models: tuple[str, ...] = ("analytical", "geniex")
+    voltages: tuple[float, ...] = (0.25, 0.5)
+    test_subset: int = 500
+    batch_size: int = 100
+    nets_dir: str = "models/nets"
+    geniex_dir: str = "models/geniex"
+    seed: int = 0
+    sim: SimConfig = field(default_factory=SimConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    ground_truth: GroundTruthConfig = field(default_factory=GroundTruthConfig)
+
+    def __post_init__(self) -> None:
+        own = "StudyConfig"
+        object.__setattr__(self, "models", tuple(self.models))
+        volts = []
+        for v in self.voltages:
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0:
+                raise ConfigError(f"{own}.voltages must be positive numbers, got {v!r}")
+            volts.append(float(v))
+        object.__setattr__(self, "voltages", tuple(volts))
+        _check_int(own, "test_subset", self.test_subset, 0)
+        _check_int(own, "batch_size", self.batch_size, 1)
+        _check_int(own, "seed", self.seed, 0)
+        if isinstance(self.sim, Mapping):
+            _reject_unknown(f"{own}.sim", self.sim, set(SIM_PARAM_KEYS))
+            object.__setattr__(self, "sim", SimConfig(**self.sim))
+        if isinstance(self.train, Mapping):
+            object.__setattr__(self, "train", TrainConfig.from_dict(self.train))
+        if isinstance(self.ground_truth, Mapping):
+            object.__setattr__(self, "ground_truth", GroundTruthConfig.from_dict(self.ground_truth))
+
+    @property
+    def all_models(self) -> tuple[str, ...]:
+        """``ideal``, the listed models and the headline model, each once, in order."""
+        out: list[str] = []
+        for name in ("ideal", *self.models, self.crossbar_model):
+            if name not in out:
+                out.append(name)
+        return tuple(out)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The params.yaml section; inverse of :meth:`from_dict`."""
+        return {
+            "crossbar_model": self.crossbar_model,
+            "models": list(self.models),
+            "voltages": list(self.voltages),
+            "test_subset": self.test_subset,
+            "batch_size": self.batch_size,
+            "nets_dir": self.nets_dir,
+            "geniex_dir": self.geniex_dir,
+            "seed": self.seed,
+            "sim": self.sim.param_dict(),
+            "train": self.train.to_dict(),
+            "ground_truth": self.ground_truth.to_dict(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "StudyConfig":
+        _reject_unknown("StudyConfig", data, {f.name for f in fields(cls)})
+        return cls(**data)
+
+
+def geniex_tag(spec: CrossbarSpec) -> str:
+    """The checkpoint tag of a spec, e.g. ``32x32_sinh_0.25V``."""
+    return f"{spec.rows}x{spec.cols}_{spec.device}_{spec.v_read_max:g}V"

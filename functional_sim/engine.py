@@ -1,0 +1,135 @@
+"""The crossbar engine of one layer: an integer matmul computed on simulated tiles.
+
+:class:`CrossbarMatmul` holds a layer's integer weights mapped onto a stack of tiles
+(pairs × slices × row tiles × column tiles, see :mod:`functional_sim.mapping`), prepares
+them once per (device, dtype) with the crossbar model, and computes ``x_int @ qᵀ`` for
+integer inputs by streaming digits through the DAC, the crossbar model and the ADC,
+followed by digital shift-and-add. All tiles, slices and streams of a chunk of inputs go
+through the model in one call.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import torch
+
+from functional_sim import mapping
+from functional_sim.config import SimConfig
+from surrogate.base import CrossbarModel
+
+#: called with (layer name, v (N, T, rows) volts, g (T, rows, cols) siemens) per model call
+Recorder = Callable[[str, torch.Tensor, torch.Tensor], None]
+
+
+class CrossbarMatmul:
+    """``x_int (B, K) -> x_int @ q.T (B, N)`` (int64) on simulated crossbars.
+
+    Args:
+        q: (N, K) signed integer weights (int64).
+        cfg: the mapping and the tile spec.
+        model: the crossbar model (its spec must be ``cfg.spec``).
+        name: a label for recorders and error messages.
+    """
+
+    def __init__(self, q: torch.Tensor, cfg: SimConfig, model: CrossbarModel, name: str = "") -> None:
+        self.cfg = cfg
+        self.model = model
+        self.name = name
+        self.n_out, self.k_in = q.shape
+        self.levels = mapping.encode_weights(q.to(torch.int64), cfg)  # P, S, RT, CT, rows, cols
+        p, s, rt, ct, _, _ = self.levels.shape
+        self.tile_dims = (p, s, rt, ct)
+        # the row tile each flat tile (P, S, RT, CT order) reads its inputs from
+        self.tile_row = torch.arange(rt).reshape(1, 1, rt, 1).expand(p, s, rt, ct).reshape(-1)
+        self._prepared: dict[tuple[Any, ...], tuple[torch.Tensor, Any]] = {}
+        self.recorder: Recorder | None = None
+
+    @property
+    def n_tiles(self) -> int:
+        """Crossbars used by the layer."""
+        p, s, rt, ct = self.tile_dims
+        return p * s * rt * ct
+
+    def conductances(self, device: torch.device | str, dtype: torch.dtype) -> torch.Tensor:
+        """The tile stack in siemens: (T, rows, cols)."""
+        return self._prepare(torch.device(device), dtype)[0]
+
+    def set_model(self, model: CrossbarModel) -> None:
+        """Use another crossbar model of the same spec (drops the prepared tiles)."""
+        if model.spec != self.cfg.spec:
+            raise ValueError(f"{self.name}: model spec {model.spec.label} differs from the "
+                             f"layer's tile spec {self.cfg.spec.label}")
+        self.model = model
+        self._prepared.clear()
+
+    def _prepare(self, device: torch.device, dtype: torch.dtype) -> tuple[torch.Tensor, Any]:
+        key = (device.type, device.index, dtype)
+        if key not in self._prepared:
+            spec = self.cfg.spec
+            g = mapping.levels_to_conductance(self.levels.to(device), spec,
+                                              self.cfg.bits_per_slice, dtype)
+            g = g.reshape(-1, spec.rows, spec.cols)
+            with torch.no_grad():
+                self._prepared[key] = (g, self.model.prepare(g))
+        return self._prepared[key]
+
+    def __call__(self, x: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+        """Integer matmul of ``x`` (B, K) int64 (any sign) with the layer's weights.
+
+        Negative inputs run as a second pass: ``x = x⁺ - x⁻``; only samples that have a
+        negative value take the second pass.
+        """
+        if x.dim() != 2 or x.shape[1] != self.k_in:
+            raise ValueError(f"{self.name}: expected integer inputs (B, {self.k_in}), got "
+                             f"{tuple(x.shape)}")
+        neg_rows = (x < 0).any(dim=1).nonzero().squeeze(1)
+        if neg_rows.numel() == 0:
+            return self._unsigned(x, dtype)
+        both = torch.cat([x.clamp(min=0), (-x[neg_rows]).clamp(min=0)])
+        out = self._unsigned(both, dtype)
+        result = out[: x.shape[0]].clone()
+        result.index_add_(0, neg_rows, -out[x.shape[0]:])
+        return result
+
+    def _unsigned(self, x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+        spec, cfg = self.cfg.spec, self.cfg
+        g, prepared = self._prepare(x.device, dtype)
+        tile_row = self.tile_row.to(x.device)
+        p, s, rt, ct = self.tile_dims
+        rows = spec.rows
+        ns = mapping.n_streams(cfg)
+        # signs of the pairs, shifts of the slices and of the streams, as one factor
+        pair_sign = torch.tensor([1, -1][:p], dtype=torch.int64, device=x.device)
+        slice_w = torch.tensor([1 << (cfg.bits_per_slice * i) for i in range(s)],
+                               dtype=torch.int64, device=x.device)
+        stream_w = torch.tensor([1 << (cfg.bits_per_stream * i) for i in range(ns)],
+                                dtype=torch.int64, device=x.device)
+        factor = (stream_w.reshape(ns, 1, 1, 1, 1, 1, 1) * pair_sign.reshape(1, 1, p, 1, 1, 1, 1)
+                  * slice_w.reshape(1, 1, 1, s, 1, 1, 1))
+        dv = mapping.voltage_step(spec, cfg.bits_per_stream)
+
+        xp = torch.zeros(x.shape[0], rt * rows, dtype=torch.int64, device=x.device)
+        xp[:, : self.k_in] = x
+        xp = xp.reshape(x.shape[0], rt, rows)
+        per_sample = ns * self.n_tiles * max(rows, spec.cols)
+        chunk = max(1, cfg.chunk_elements // per_sample)
+        outs = []
+        for start in range(0, x.shape[0], chunk):
+            digits = mapping.stream_digits(xp[start:start + chunk], cfg)  # NS, b, RT, rows
+            b = digits.shape[1]
+            digits = digits.reshape(ns * b, rt, rows).index_select(1, tile_row)  # N, T, rows
+            v = digits.to(dtype) * dv
+            if self.recorder is not None:
+                self.recorder(self.name, v, g)
+            with torch.no_grad():
+                currents = self.model.mvm(prepared, v)  # N, T, cols
+            currents = mapping.adc(currents, spec, cfg.adc_bits)
+            psum = mapping.partial_sums(currents, digits.sum(-1).to(dtype), cfg)
+            psum = psum.reshape(ns, b, p, s, rt, ct, spec.cols)
+            y = (psum * factor).sum(dim=(0, 2, 3, 4))  # b, CT, cols
+            if cfg.negative_weights == "offset":
+                y = y[..., :-1] - y[..., -1:]
+            outs.append(y.reshape(b, -1)[:, : self.n_out])
+        return torch.cat(outs) if outs else torch.zeros(0, self.n_out, dtype=torch.int64,
+                                                        device=x.device)
