@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from spice_netlists import CrossbarSpec
+from surrogate.analytical import AnalyticalModel
 from surrogate.base import CrossbarModel
 from surrogate.ideal import IdealModel
 
@@ -18,12 +19,24 @@ MODEL_NAMES = ("ideal", "analytical", "geniex", "spice")
 def make_model(name: str, spec: CrossbarSpec, checkpoint: str | Path | None = None) -> CrossbarModel:
     """The crossbar model called ``name`` for ``spec``.
 
-    ``checkpoint`` is required for ``geniex`` (a file written by ``surrogate.train``);
-    its spec must equal ``spec``.
+    ``checkpoint`` is required for ``geniex`` (a file written by ``surrogate.train``,
+    e.g. ``models/geniex/<tag>.pt``); its spec must equal ``spec``, else
+    :class:`surrogate.checkpoint.SpecMismatchError` names the differing fields.
     """
     if name == "ideal":
         return IdealModel(spec)
+    if name == "analytical":
+        return AnalyticalModel(spec)
+    if name == "geniex":
+        if checkpoint is None:
+            raise ValueError("crossbar model 'geniex' needs a checkpoint (a .pt file written "
+                             "by `python -m surrogate.train`, e.g. models/geniex/<tag>.pt)")
+        from surrogate.checkpoint import load_geniex
+        return load_geniex(checkpoint, spec)
+    if name == "spice":
+        from surrogate.spice_model import SpiceModel
+        return SpiceModel(spec)
     raise ValueError(f"unknown crossbar model {name!r}; choose one of {MODEL_NAMES}")
 
 
-__all__ = ["MODEL_NAMES", "CrossbarModel", "IdealModel", "make_model"]
+__all__ = ["MODEL_NAMES", "AnalyticalModel", "CrossbarModel", "IdealModel", "make_model"]

@@ -71,32 +71,30 @@ def effective_conductance_blocks(spec: CrossbarSpec, g: torch.Tensor) -> torch.T
     l_row[idx, idx + 1] = -g_r
     l_row[idx + 1, idx] = -g_r
     l_row[0, 0] += g_s
-    eye = torch.eye(cols, dtype=torch.float64, device=dev)
 
     out = torch.empty(t_count, rows, cols, dtype=torch.float64, device=dev)
-    per_tile = 8 * (3 * cols * cols + 2 * cols * (cols + rows))
+    per_tile = 8 * (3 * rows * cols * cols + 3 * cols * cols + 2 * cols * (cols + rows))
     chunk = max(1, _CHUNK_BYTES // per_tile)
     for start in range(0, t_count, chunk):
         gt = g[start:start + chunk]                                 # (B, R, C)
         b = gt.shape[0]
+        # every row line at once: W_i = Tr_i^-1 diag(g_i), (B, R, C, C)
+        tr = l_row + torch.diag_embed(gt)
+        w = torch.cholesky_solve(torch.diag_embed(gt), torch.linalg.cholesky(tr))
+        del tr
         s_inv = None                                                # S_{i-1}^-1
         q = torch.zeros(b, cols, rows, dtype=torch.float64, device=dev)
         for i in range(rows):
-            gi = gt[:, i, :]                                        # (B, C)
-            tr = l_row + torch.diag_embed(gi)                       # (B, C, C)
-            tr_chol = torch.linalg.cholesky(tr)
-            w = torch.cholesky_solve(torch.diag_embed(gi), tr_chol)  # Tr^-1 diag(g)
-            # diag(g) Tr^-1 diag(g) = g[:, :, None] * w
+            gi, wi = gt[:, i, :], w[:, i]
             d_i = g_c * ((i > 0) + (i < rows - 1)) + (g_k if i == rows - 1 else 0.0)
-            a = torch.diag_embed(gi + d_i) - gi.unsqueeze(-1) * w
-            u = g_s * w[:, 0, :]                                    # (B, C): g_s g ⊙ Tr^-1 e0
+            a = torch.diag_embed(gi + d_i) - gi.unsqueeze(-1) * wi  # diag(g)(I - W) + d_i
             if s_inv is not None:
                 a = a - (g_c * g_c) * s_inv
-                q = g_c * torch.matmul(s_inv, q)
-            q[:, :, i] += u
+                q[:, :, :i] = g_c * torch.matmul(s_inv, q[:, :, :i])
+            q[:, :, i] = g_s * wi[:, 0, :]                          # u_i = g_s g ⊙ Tr^-1 e0
             chol = torch.linalg.cholesky(a)
             if i < rows - 1:
-                s_inv = torch.cholesky_solve(eye.expand(b, cols, cols), chol)
+                s_inv = torch.cholesky_inverse(chol)
             else:
                 y_last = torch.cholesky_solve(q, chol)              # (B, C, R)
         out[start:start + b] = g_k * y_last.transpose(-1, -2)

@@ -1,0 +1,245 @@
+"""The GENIEx surrogate: a small MLP that learns what the linear models miss.
+
+The network follows GENIEx (Chakraborty et al., DAC 2020): its inputs are the
+conductances scaled to [0, 1], ``(g − g_off)/(g_on − g_off)`` (R·C values), and the
+voltages scaled by ``v_read_max`` (R values); hidden layers of ReLU units (the paper: one
+layer of 500); C outputs. Two targets are available (:class:`GeniexConfig.target`):
+
+``ratio`` (the published one)
+    the per-column ratio ``I_ideal / I_nonideal``; the prediction is
+    ``I = I_ideal / ratio``. Columns whose ideal or SPICE current is below
+    ``ratio_min_current`` × full scale carry no usable ratio (0/0 at zero input) and are
+    masked out of the loss; at prediction time the ratio is floored at
+    ``ratio_floor`` so that it never divides by ~0.
+``residual``
+    the correction on top of the analytical model,
+    ``(I_spice − I_analytical) / full_scale_current``; the prediction is
+    ``I = I_analytical + full_scale · (f(g, v) − f(g, 0))``. Subtracting the network at
+    zero input makes zero input give exactly the analytical current (zero), and costs
+    nothing per MVM since ``f(g, 0)`` depends on G alone.
+
+Per tile, everything that depends on G alone is computed once in
+:meth:`GeniexModel.prepare`: the first layer's G part ``W1_G·g_scaled + b1``, the
+analytical ``G_eff`` (or G for the ratio target) and ``f(g, 0)``. Each MVM then costs
+``W1_V·v`` plus the later layers: about ``h·(R + C)`` multiply-adds for one hidden layer
+of ``h`` units, instead of ``h·(R·C + R + C)`` for the published full evaluation
+(:meth:`GeniexModel.full_forward`, kept as the reference and for benchmarks).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Mapping
+
+import torch
+from torch import nn
+
+from spice_netlists import CrossbarSpec
+from surrogate.analytical import effective_conductance
+from surrogate.base import CrossbarModel, matvec
+
+TARGETS = ("ratio", "residual")
+
+
+@dataclass
+class GeniexConfig:
+    """Network shape, target and training settings of one GENIEx variant.
+
+    Attributes:
+        target: ``ratio`` (published: I_ideal/I_nonideal) or ``residual`` (correction
+            to the analytical model in units of full-scale current).
+        hidden: hidden layer widths, e.g. ``[500]`` (published) or ``[1024, 1024]``.
+        epochs: most training epochs.
+        batch_size: samples per Adam step.
+        lr: Adam learning rate.
+        weight_decay: Adam weight decay.
+        patience: epochs without validation improvement before stopping early.
+        val_fraction: share of the training samples held out for validation.
+        seed: seeds the split, the initialisation and the batch order.
+        ratio_min_current: ratio target only; columns whose ideal or SPICE current is
+            below this fraction of full scale are left out of the loss.
+        ratio_floor: ratio target only; predicted ratios are floored here.
+        device: ``auto`` (CUDA when available), ``cpu`` or ``cuda``.
+    """
+
+    target: str = "residual"
+    hidden: list[int] = field(default_factory=lambda: [500])
+    epochs: int = 200
+    batch_size: int = 256
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    patience: int = 20
+    val_fraction: float = 0.2
+    seed: int = 0
+    ratio_min_current: float = 1e-3
+    ratio_floor: float = 1e-3
+    device: str = "auto"
+
+    def __post_init__(self) -> None:
+        if self.target not in TARGETS:
+            raise ValueError(f"GeniexConfig.target must be one of {TARGETS}, got {self.target!r}")
+        self.hidden = [int(h) for h in self.hidden]
+        if not self.hidden or min(self.hidden) < 1:
+            raise ValueError(f"GeniexConfig.hidden must list positive widths, got {self.hidden!r}")
+        for name in ("epochs", "batch_size", "patience"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"GeniexConfig.{name} must be >= 1, got {getattr(self, name)!r}")
+            setattr(self, name, int(getattr(self, name)))
+        if not 0 < float(self.val_fraction) < 1:
+            raise ValueError(f"GeniexConfig.val_fraction must be in (0, 1), got {self.val_fraction!r}")
+        if self.device not in ("auto", "cpu", "cuda"):
+            raise ValueError(f"GeniexConfig.device must be auto, cpu or cuda, got {self.device!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain types only; inverse of :meth:`from_dict`."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "GeniexConfig":
+        """Build from a mapping (a params.yaml section); unknown keys are errors."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"GeniexConfig: unknown key(s) {unknown}; known: {sorted(known)}")
+        return cls(**dict(data))
+
+
+class GeniexNet(nn.Module):
+    """The MLP, with its first layer split into a G part and a V part.
+
+    ``W1 = [W1_G | W1_V]`` acts on ``[g_scaled (R·C), v_scaled (R)]``; :meth:`g_part`
+    is the per-tile half, :meth:`head` the per-MVM rest.
+    """
+
+    def __init__(self, rows: int, cols: int, hidden: list[int]) -> None:
+        super().__init__()
+        first = nn.Linear(rows * cols + rows, hidden[0])   # PyTorch's default init
+        self.w_g = nn.Parameter(first.weight.detach()[:, : rows * cols].clone())
+        self.w_v = nn.Parameter(first.weight.detach()[:, rows * cols:].clone())
+        self.b1 = nn.Parameter(first.bias.detach().clone())
+        layers: list[nn.Module] = []
+        for a, b in zip(hidden[:-1], hidden[1:]):
+            layers += [nn.Linear(a, b), nn.ReLU()]
+        self.later = nn.Sequential(*layers)
+        self.out = nn.Linear(hidden[-1], cols)
+
+    def g_part(self, g_scaled: torch.Tensor) -> torch.Tensor:
+        """``W1_G·g_scaled + b1`` for ``g_scaled`` (..., R·C)."""
+        return torch.nn.functional.linear(g_scaled, self.w_g, self.b1)
+
+    def head(self, pre: torch.Tensor) -> torch.Tensor:
+        """Outputs (..., C) from first-layer pre-activations (..., hidden[0])."""
+        return self.out(self.later(torch.relu(pre)))
+
+    def forward(self, g_scaled: torch.Tensor, v_scaled: torch.Tensor) -> torch.Tensor:
+        """Outputs (..., C) with the first layer applied per tile then per input."""
+        return self.head(self.g_part(g_scaled) + torch.nn.functional.linear(v_scaled, self.w_v))
+
+    def full(self, g_scaled: torch.Tensor, v_scaled: torch.Tensor) -> torch.Tensor:
+        """Outputs the published way: the whole ``(R·C + R)×h`` first layer on the
+        concatenated input."""
+        w1 = torch.cat([self.w_g, self.w_v], dim=1)
+        x = torch.cat([g_scaled, v_scaled], dim=-1)
+        return self.head(torch.nn.functional.linear(x, w1, self.b1))
+
+
+@dataclass
+class Normalisation:
+    """Target normalisation: ``target = net_output · scale + mean``."""
+
+    mean: float = 0.0
+    scale: float = 1.0
+
+    def to_dict(self) -> dict[str, float]:
+        return {"mean": float(self.mean), "scale": float(self.scale)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "Normalisation":
+        return cls(mean=float(data["mean"]), scale=float(data["scale"]))
+
+
+@dataclass
+class GeniexPrepared:
+    """Per-tile state: first-layer G part (T, h), the linear base matrix (T, R, C)
+    (G_eff for ``residual``, G for ``ratio``) and, for ``residual``, f(g, 0) (T, C)."""
+
+    h_g: torch.Tensor
+    base: torch.Tensor
+    out0: torch.Tensor | None
+
+
+class GeniexModel(CrossbarModel):
+    """GENIEx crossbar model: a trained :class:`GeniexNet` plus its target and
+    normalisation. Build with :func:`surrogate.checkpoint.load_geniex` or from training."""
+
+    name = "geniex"
+
+    def __init__(self, spec: CrossbarSpec, config: GeniexConfig, net: GeniexNet,
+                 norm: Normalisation, data_identity: str = "") -> None:
+        super().__init__(spec)
+        self.config = config
+        self.net = net.eval()
+        self.norm = norm
+        self.data_identity = data_identity
+
+    # --------------------------------------------------------------- scaling
+    def scale_g(self, g: torch.Tensor) -> torch.Tensor:
+        """Conductances (..., R, C) S -> network inputs (..., R·C) in [0, 1]."""
+        s = self.spec
+        return ((g - s.g_off) / (s.g_on - s.g_off)).flatten(-2)
+
+    def scale_v(self, v: torch.Tensor) -> torch.Tensor:
+        """Voltages (..., R) V -> network inputs (..., R)."""
+        return v / self.spec.v_read_max
+
+    def _net_on(self, device: torch.device) -> GeniexNet:
+        if next(self.net.parameters()).device != device:
+            self.net = self.net.to(device)
+        return self.net
+
+    def base_matrix(self, g: torch.Tensor) -> torch.Tensor:
+        """G_eff (residual target) or G (ratio target), in g's dtype."""
+        if self.config.target == "residual":
+            return effective_conductance(self.spec, g).to(g.dtype)
+        return g
+
+    # --------------------------------------------------------------- combination
+    def _currents(self, base_current: torch.Tensor, out: torch.Tensor,
+                  out0: torch.Tensor | None) -> torch.Tensor:
+        """Physical currents from the linear-model current and network outputs."""
+        n = self.norm
+        if self.config.target == "residual":
+            corr = (out - out0) * (n.scale * self.spec.full_scale_current)
+            return base_current + corr.to(base_current.dtype)
+        ratio = (out * n.scale + n.mean).clamp_min(self.config.ratio_floor)
+        return base_current / ratio.to(base_current.dtype)
+
+    # --------------------------------------------------------------- interface
+    @torch.no_grad()
+    def prepare(self, g: torch.Tensor) -> GeniexPrepared:
+        net = self._net_on(g.device)
+        h_g = net.g_part(self.scale_g(g).to(torch.float32))
+        out0 = net.head(h_g) if self.config.target == "residual" else None
+        return GeniexPrepared(h_g=h_g, base=self.base_matrix(g), out0=out0)
+
+    @torch.no_grad()
+    def mvm(self, prepared: GeniexPrepared, v: torch.Tensor) -> torch.Tensor:
+        dtype = torch.promote_types(v.dtype, prepared.base.dtype)
+        pre = torch.nn.functional.linear(self.scale_v(v).to(torch.float32), self.net.w_v)
+        out = self.net.head(pre + prepared.h_g)
+        base_current = matvec(v.to(dtype), prepared.base.to(dtype))
+        return self._currents(base_current, out, prepared.out0)
+
+    @torch.no_grad()
+    def full_forward(self, v: torch.Tensor, g: torch.Tensor, base: torch.Tensor | None = None) -> torch.Tensor:
+        """Currents the published way: the whole first layer on ``[g, v]`` for every
+        input vector (no per-tile caching). ``v`` (..., R) and ``g`` (..., R, C) must
+        have equal leading shapes; ``base`` (G_eff or G) may be passed precomputed."""
+        net = self._net_on(g.device)
+        gs = self.scale_g(g).to(torch.float32)
+        vs = self.scale_v(v).to(torch.float32)
+        out = net.full(gs, vs)
+        out0 = net.full(gs, torch.zeros_like(vs)) if self.config.target == "residual" else None
+        base = self.base_matrix(g) if base is None else base
+        dtype = torch.promote_types(v.dtype, base.dtype)
+        return self._currents(matvec(v.to(dtype), base.to(dtype)), out, out0)

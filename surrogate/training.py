@@ -1,0 +1,173 @@
+"""Training a GENIEx network on a SPICE dataset (seeded Adam with early stopping).
+
+The converged samples are split into training and validation sets (scikit-learn's
+``train_test_split``, seeded). Targets are normalised with statistics of the training
+split (stored in the model, hence in the checkpoint). Each epoch reports the training
+loss, the validation loss (both MSE of normalised targets) and the validation RMSE of
+column currents in % of full scale; the weights of the epoch with the lowest
+validation loss are kept, and training stops after ``patience`` epochs without one.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from sklearn.model_selection import train_test_split
+from tqdm import tqdm
+
+from datagen.dataset import CrossbarDataset
+from spice_netlists import CrossbarSpec
+from surrogate.analytical import effective_conductance
+from surrogate.geniex import GeniexConfig, GeniexModel, GeniexNet, Normalisation
+
+
+def linear_currents(spec: CrossbarSpec, v: np.ndarray, g: np.ndarray,
+                    analytical: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
+    """Ideal and (optionally) analytical column currents (M, C), float64, for samples
+    v (M, R), g (M, R, C) that each have their own conductances."""
+    ideal = np.einsum("mr,mrc->mc", v, g)
+    if not analytical:
+        return ideal, None
+    g_eff = effective_conductance(spec, torch.from_numpy(np.ascontiguousarray(g, dtype=np.float64)))
+    return ideal, np.einsum("mr,mrc->mc", v, g_eff.numpy())
+
+
+@dataclass
+class TrainingData:
+    """Network inputs and normalised targets of a dataset, as float32 tensors.
+
+    ``weight`` is 1 where a target counts in the loss and 0 where it is masked (ratio
+    target on near-zero currents)."""
+
+    g_scaled: torch.Tensor      # (M, R·C)
+    v_scaled: torch.Tensor      # (M, R)
+    target: torch.Tensor        # (M, C) normalised
+    weight: torch.Tensor        # (M, C)
+    i_spice: torch.Tensor       # (M, C) A, float64
+    i_base: torch.Tensor        # (M, C) A, float64: analytical (residual) or ideal (ratio)
+
+
+def raw_targets(config: GeniexConfig, spec: CrossbarSpec, i_spice: np.ndarray,
+                i_ideal: np.ndarray, i_an: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """Un-normalised targets (M, C) and their loss weights (M, C)."""
+    fs = spec.full_scale_current
+    if config.target == "residual":
+        return (i_spice - i_an) / fs, np.ones_like(i_spice)
+    thr = config.ratio_min_current * fs
+    valid = (np.abs(i_ideal) >= thr) & (np.abs(i_spice) >= thr)
+    ratio = np.where(valid, i_ideal / np.where(valid, i_spice, 1.0), 1.0)
+    return ratio, valid.astype(np.float64)
+
+
+def fit_normalisation(config: GeniexConfig, y: np.ndarray, w: np.ndarray) -> Normalisation:
+    """Mean and scale of the training targets where they count (residual: mean 0, so
+    that the zero-input subtraction is unaffected)."""
+    sel = y[w > 0]
+    if sel.size == 0:
+        raise ValueError("no usable training targets (every current below the ratio mask)")
+    mean = 0.0 if config.target == "residual" else float(sel.mean())
+    scale = float(np.sqrt(np.mean((sel - mean) ** 2)))
+    return Normalisation(mean=mean, scale=scale if scale > 0 else 1.0)
+
+
+def _outputs(net: GeniexNet, gs: torch.Tensor, vs: torch.Tensor, residual: bool) -> torch.Tensor:
+    """Network outputs for training: per-tile G part shared with the zero-input pass."""
+    pre_g = net.g_part(gs)
+    out = net.head(pre_g + torch.nn.functional.linear(vs, net.w_v))
+    return out - net.head(pre_g) if residual else out
+
+
+def _current_rmse_pct(config: GeniexConfig, norm: Normalisation, spec: CrossbarSpec,
+                      out: torch.Tensor, data: TrainingData, idx: torch.Tensor) -> float:
+    """RMSE of predicted column currents vs SPICE on samples ``idx``, % of full scale."""
+    fs = spec.full_scale_current
+    out = out.double()
+    if config.target == "residual":
+        pred = data.i_base[idx] + (out * norm.scale + norm.mean) * fs
+    else:
+        pred = data.i_base[idx] / (out * norm.scale + norm.mean).clamp_min(config.ratio_floor)
+    return float(torch.sqrt(torch.mean((pred - data.i_spice[idx]) ** 2)) / fs * 100)
+
+
+def train_geniex(dataset: CrossbarDataset, config: GeniexConfig, *, progress: bool = False,
+                 desc: str = "train") -> tuple[GeniexModel, list[dict[str, float]], dict[str, float]]:
+    """Train one GENIEx network on the converged samples of ``dataset``.
+
+    Returns the model (best validation epoch), the per-epoch history
+    (``epoch, train_loss, val_loss, val_rmse_pct_fs``) and summary metrics (best epoch,
+    its validation RMSE, and the analytical/ideal baseline on the same validation set).
+    """
+    spec = dataset.spec
+    ds = dataset.converged()
+    if len(ds) < 4:
+        raise ValueError(f"dataset has {len(ds)} converged samples; need at least 4 to train")
+    residual = config.target == "residual"
+    i_ideal, i_an = linear_currents(spec, ds.v, ds.g, analytical=residual)
+    y, w = raw_targets(config, spec, ds.i, i_ideal, i_an)
+    idx_train, idx_val = train_test_split(np.arange(len(ds)), test_size=config.val_fraction,
+                                          random_state=config.seed, shuffle=True)
+    norm = fit_normalisation(config, y[idx_train], w[idx_train])
+
+    device = torch.device("cuda" if config.device == "auto" and torch.cuda.is_available()
+                          else ("cpu" if config.device == "auto" else config.device))
+    torch.manual_seed(config.seed)
+    net = GeniexNet(spec.rows, spec.cols, config.hidden).to(device)
+    model = GeniexModel(spec, config, net, norm, data_identity=dataset.identity)
+    g_t = torch.from_numpy(ds.g)
+    data = TrainingData(
+        g_scaled=model.scale_g(g_t).float().to(device),
+        v_scaled=model.scale_v(torch.from_numpy(ds.v)).float().to(device),
+        target=torch.from_numpy((y - norm.mean) / norm.scale).float().to(device),
+        weight=torch.from_numpy(w).float().to(device),
+        i_spice=torch.from_numpy(ds.i).to(device),
+        i_base=torch.from_numpy(i_an if residual else i_ideal).to(device),
+    )
+    tr = torch.from_numpy(idx_train).to(device)
+    va = torch.from_numpy(idx_val).to(device)
+    fs = spec.full_scale_current
+    baseline = float(torch.sqrt(torch.mean((data.i_base[va] - data.i_spice[va]) ** 2)) / fs * 100)
+
+    opt = torch.optim.Adam(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    gen = torch.Generator(device="cpu").manual_seed(config.seed)
+    history: list[dict[str, float]] = []
+    best = (float("inf"), 0, copy.deepcopy(net.state_dict()))
+    bar = tqdm(range(1, config.epochs + 1), desc=desc, disable=not progress, leave=False)
+    for epoch in bar:
+        net.train()
+        order = tr[torch.randperm(len(tr), generator=gen).to(device)]
+        total, count = 0.0, 0.0
+        for start in range(0, len(order), config.batch_size):
+            b = order[start:start + config.batch_size]
+            out = _outputs(net, data.g_scaled[b], data.v_scaled[b], residual)
+            wb = data.weight[b]
+            loss = torch.sum(wb * (out - data.target[b]) ** 2) / wb.sum().clamp_min(1.0)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            total += float(loss) * float(wb.sum())
+            count += float(wb.sum())
+        net.eval()
+        with torch.no_grad():
+            out = torch.cat([_outputs(net, data.g_scaled[b], data.v_scaled[b], residual)
+                             for b in va.split(4096)])
+            wv = data.weight[va]
+            val_loss = float(torch.sum(wv * (out - data.target[va]) ** 2) / wv.sum().clamp_min(1.0))
+            val_rmse = _current_rmse_pct(config, norm, spec, out, data, va)
+        history.append({"epoch": epoch, "train_loss": total / max(count, 1.0),
+                        "val_loss": val_loss, "val_rmse_pct_fs": val_rmse})
+        bar.set_postfix(val_loss=f"{val_loss:.3g}", rmse_pct=f"{val_rmse:.3g}")
+        if val_loss < best[0]:
+            best = (val_loss, epoch, copy.deepcopy(net.state_dict()))
+        elif epoch - best[1] >= config.patience:
+            break
+    net.load_state_dict(best[2])
+    net.eval()
+    best_row = history[best[1] - 1]
+    metrics = {"best_epoch": float(best[1]), "epochs_run": float(len(history)),
+               "val_loss": best[0], "val_rmse_pct_fs": best_row["val_rmse_pct_fs"],
+               "baseline_val_rmse_pct_fs": baseline,
+               "train_samples": float(len(idx_train)), "val_samples": float(len(idx_val))}
+    return model, history, metrics
