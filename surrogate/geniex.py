@@ -17,6 +17,12 @@ layer of 500); C outputs. Two targets are available (:class:`GeniexConfig.target
     ``I = I_analytical + full_scale · (f(g, v) − f(g, 0))``. Subtracting the network at
     zero input makes zero input give exactly the analytical current (zero), and costs
     nothing per MVM since ``f(g, 0)`` depends on G alone.
+``relative``
+    the relative correction to the analytical model, ``I_spice / I_analytical − 1``;
+    the prediction is ``I = I_analytical · (1 + δ)``: zero input gives zero current, and
+    a correction proportional to the current suits device nonlinearity (sinh: each
+    cell's current grows by ~``(a·V)²/6``). Columns with analytical or SPICE current below
+    ``ratio_min_current`` × full scale are masked out of the loss, as for ``ratio``.
 
 Per tile, everything that depends on G alone is computed once in
 :meth:`GeniexModel.prepare`: the first layer's G part ``W1_G·g_scaled + b1``, the
@@ -38,7 +44,7 @@ from spice_netlists import CrossbarSpec
 from surrogate.analytical import effective_conductance
 from surrogate.base import CrossbarModel, matvec
 
-TARGETS = ("ratio", "residual")
+TARGETS = ("ratio", "residual", "relative")
 
 
 @dataclass
@@ -46,8 +52,9 @@ class GeniexConfig:
     """Network shape, target and training settings of one GENIEx variant.
 
     Attributes:
-        target: ``ratio`` (published: I_ideal/I_nonideal) or ``residual`` (correction
-            to the analytical model in units of full-scale current).
+        target: ``ratio`` (published: I_ideal/I_nonideal), ``residual`` (additive
+            correction to the analytical model in units of full-scale current) or
+            ``relative`` (multiplicative correction to the analytical model).
         hidden: hidden layer widths, e.g. ``[500]`` (published) or ``[1024, 1024]``.
         epochs: most training epochs.
         batch_size: samples per Adam step.
@@ -56,9 +63,11 @@ class GeniexConfig:
         patience: epochs without validation improvement before stopping early.
         val_fraction: share of the training samples held out for validation.
         seed: seeds the split, the initialisation and the batch order.
-        ratio_min_current: ratio target only; columns whose ideal or SPICE current is
-            below this fraction of full scale are left out of the loss.
-        ratio_floor: ratio target only; predicted ratios are floored here.
+        ratio_min_current: ratio and relative targets; columns whose linear-model
+            (ideal or analytical) or SPICE current is below this fraction of full scale
+            are left out of the loss.
+        ratio_floor: ratio and relative targets; the predicted ratio
+            (I_ideal/I, or I/I_analytical) is floored here.
         device: ``auto`` (CUDA when available), ``cpu`` or ``cuda``.
     """
 
@@ -161,7 +170,7 @@ class Normalisation:
 @dataclass
 class GeniexPrepared:
     """Per-tile state: first-layer G part (T, h), the linear base matrix (T, R, C)
-    (G_eff for ``residual``, G for ``ratio``) and, for ``residual``, f(g, 0) (T, C)."""
+    (G for ``ratio``, else G_eff) and, for ``residual``, f(g, 0) (T, C)."""
 
     h_g: torch.Tensor
     base: torch.Tensor
@@ -198,8 +207,8 @@ class GeniexModel(CrossbarModel):
         return self.net
 
     def base_matrix(self, g: torch.Tensor) -> torch.Tensor:
-        """G_eff (residual target) or G (ratio target), in g's dtype."""
-        if self.config.target == "residual":
+        """G_eff (residual and relative targets) or G (ratio target), in g's dtype."""
+        if self.config.target != "ratio":
             return effective_conductance(self.spec, g).to(g.dtype)
         return g
 
@@ -211,6 +220,9 @@ class GeniexModel(CrossbarModel):
         if self.config.target == "residual":
             corr = (out - out0) * (n.scale * self.spec.full_scale_current)
             return base_current + corr.to(base_current.dtype)
+        if self.config.target == "relative":
+            factor = (1.0 + out * n.scale + n.mean).clamp_min(self.config.ratio_floor)
+            return base_current * factor.to(base_current.dtype)
         ratio = (out * n.scale + n.mean).clamp_min(self.config.ratio_floor)
         return base_current / ratio.to(base_current.dtype)
 

@@ -57,6 +57,10 @@ def raw_targets(config: GeniexConfig, spec: CrossbarSpec, i_spice: np.ndarray,
     if config.target == "residual":
         return (i_spice - i_an) / fs, np.ones_like(i_spice)
     thr = config.ratio_min_current * fs
+    if config.target == "relative":
+        valid = (np.abs(i_an) >= thr) & (np.abs(i_spice) >= thr)
+        rel = np.where(valid, i_spice / np.where(valid, i_an, 1.0) - 1.0, 0.0)
+        return rel, valid.astype(np.float64)
     valid = (np.abs(i_ideal) >= thr) & (np.abs(i_spice) >= thr)
     ratio = np.where(valid, i_ideal / np.where(valid, i_spice, 1.0), 1.0)
     return ratio, valid.astype(np.float64)
@@ -87,6 +91,8 @@ def _current_rmse_pct(config: GeniexConfig, norm: Normalisation, spec: CrossbarS
     out = out.double()
     if config.target == "residual":
         pred = data.i_base[idx] + (out * norm.scale + norm.mean) * fs
+    elif config.target == "relative":
+        pred = data.i_base[idx] * (1.0 + out * norm.scale + norm.mean).clamp_min(config.ratio_floor)
     else:
         pred = data.i_base[idx] / (out * norm.scale + norm.mean).clamp_min(config.ratio_floor)
     return float(torch.sqrt(torch.mean((pred - data.i_spice[idx]) ** 2)) / fs * 100)
@@ -105,7 +111,7 @@ def train_geniex(dataset: CrossbarDataset, config: GeniexConfig, *, progress: bo
     if len(ds) < 4:
         raise ValueError(f"dataset has {len(ds)} converged samples; need at least 4 to train")
     residual = config.target == "residual"
-    i_ideal, i_an = linear_currents(spec, ds.v, ds.g, analytical=residual)
+    i_ideal, i_an = linear_currents(spec, ds.v, ds.g, analytical=config.target != "ratio")
     y, w = raw_targets(config, spec, ds.i, i_ideal, i_an)
     idx_train, idx_val = train_test_split(np.arange(len(ds)), test_size=config.val_fraction,
                                           random_state=config.seed, shuffle=True)
@@ -123,7 +129,7 @@ def train_geniex(dataset: CrossbarDataset, config: GeniexConfig, *, progress: bo
         target=torch.from_numpy((y - norm.mean) / norm.scale).float().to(device),
         weight=torch.from_numpy(w).float().to(device),
         i_spice=torch.from_numpy(ds.i).to(device),
-        i_base=torch.from_numpy(i_an if residual else i_ideal).to(device),
+        i_base=torch.from_numpy(i_ideal if i_an is None else i_an).to(device),
     )
     tr = torch.from_numpy(idx_train).to(device)
     va = torch.from_numpy(idx_val).to(device)
@@ -147,7 +153,7 @@ def train_geniex(dataset: CrossbarDataset, config: GeniexConfig, *, progress: bo
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            total += float(loss) * float(wb.sum())
+            total += float(loss.detach()) * float(wb.sum())
             count += float(wb.sum())
         net.eval()
         with torch.no_grad():

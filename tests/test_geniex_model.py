@@ -1,0 +1,159 @@
+"""GENIEx surrogate: shapes, zero-input exactness, per-tile caching, checkpoints, config,
+and a tiny training run on real ngspice data that beats the analytical model."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+import datagen
+from datagen.dataset import CrossbarDataset
+from spice_netlists import CrossbarSpec
+from surrogate import make_model
+from surrogate.analytical import AnalyticalModel
+from surrogate.checkpoint import SpecMismatchError, load_geniex, read_checkpoint, save_geniex
+from surrogate.geniex import GeniexConfig, GeniexModel, GeniexNet, Normalisation
+from surrogate.training import train_geniex
+
+SPEC = CrossbarSpec(rows=6, cols=5, device="sinh", v_read_max=0.5)
+
+
+def untrained(target: str, hidden: list[int] = [32], spec: CrossbarSpec = SPEC) -> GeniexModel:
+    torch.manual_seed(0)
+    norm = Normalisation(mean=1.0 if target == "ratio" else 0.0, scale=0.05)
+    return GeniexModel(spec, GeniexConfig(target=target, hidden=hidden),
+                       GeniexNet(spec.rows, spec.cols, hidden), norm, data_identity="abc")
+
+
+def inputs(t: int, b: int, seed: int = 0, spec: CrossbarSpec = SPEC) -> tuple[torch.Tensor, torch.Tensor]:
+    gen = torch.Generator().manual_seed(seed)
+    g = spec.g_off + (spec.g_on - spec.g_off) * torch.rand(t, spec.rows, spec.cols, generator=gen,
+                                                           dtype=torch.float64)
+    v = spec.v_read_max * torch.rand(b, t, spec.rows, generator=gen, dtype=torch.float64)
+    return v, g
+
+
+@pytest.mark.parametrize("target", ["ratio", "residual", "relative"])
+@pytest.mark.parametrize("hidden", [[32], [16, 8]])
+def test_prepare_then_mvm_broadcasts_inputs_over_tiles(target: str, hidden: list[int]) -> None:
+    model = untrained(target, hidden)
+    v, g = inputs(t=3, b=4)
+    out = model.mvm(model.prepare(g), v)
+    assert out.shape == (4, 3, SPEC.cols) and out.dtype == torch.float64
+    assert model(v[0], g).shape == (3, SPEC.cols)
+    assert torch.all(torch.isfinite(out))
+
+
+@pytest.mark.parametrize("target", ["ratio", "residual", "relative"])
+def test_zero_input_gives_exactly_zero_current(target: str) -> None:
+    model = untrained(target)
+    _, g = inputs(t=3, b=1)
+    out = model.mvm(model.prepare(g), torch.zeros(2, 3, SPEC.rows, dtype=torch.float64))
+    assert torch.equal(out, torch.zeros_like(out))
+
+
+@pytest.mark.parametrize("target", ["ratio", "residual", "relative"])
+def test_cached_prepare_equals_full_first_layer_evaluation(target: str) -> None:
+    model = untrained(target, [64, 16])
+    v, g = inputs(t=5, b=3)
+    cached = model.mvm(model.prepare(g), v)
+    full = model.full_forward(v, g.expand(3, *g.shape))
+    torch.testing.assert_close(cached, full, rtol=1e-5, atol=1e-6 * SPEC.full_scale_current)
+
+
+def test_residual_target_sits_on_the_analytical_model() -> None:
+    model = untrained("residual")
+    with torch.no_grad():
+        model.net.out.weight.zero_()       # f(g, v) constant -> correction zero
+    v, g = inputs(t=2, b=2)
+    an = AnalyticalModel(SPEC)(v, g)
+    torch.testing.assert_close(model(v, g), an, rtol=1e-12, atol=0.0)
+
+
+def test_float32_inputs_give_float32_currents() -> None:
+    model = untrained("residual")
+    v, g = inputs(t=2, b=1)
+    assert model(v.float(), g.float()).dtype == torch.float32
+
+
+def test_checkpoint_round_trip_is_exact_and_loads_weights_only(tmp_path) -> None:
+    model = untrained("ratio", [16, 8])
+    path = tmp_path / "m.pt"
+    save_geniex(model, path, metrics={"val_rmse_pct_fs": 0.5})
+    payload = torch.load(path, weights_only=True)          # plain types and tensors only
+    assert payload["spec"] == SPEC.to_dict() and payload["data_identity"] == "abc"
+    loaded = load_geniex(path, SPEC)
+    assert loaded.config == model.config and loaded.norm == model.norm
+    v, g = inputs(t=2, b=3)
+    torch.testing.assert_close(loaded(v, g), model(v, g), rtol=0, atol=0)
+    via_registry = make_model("geniex", SPEC, checkpoint=path)
+    torch.testing.assert_close(via_registry(v, g), model(v, g), rtol=0, atol=0)
+    assert read_checkpoint(path)["metrics"] == {"val_rmse_pct_fs": 0.5}
+
+
+def test_checkpoint_refuses_a_different_spec_naming_the_fields(tmp_path) -> None:
+    path = tmp_path / "m.pt"
+    save_geniex(untrained("residual"), path)
+    other = SPEC.with_(r_wire_row=5.0, transistor={"v_gate": 1.2})
+    with pytest.raises(SpecMismatchError) as err:
+        load_geniex(path, other)
+    assert "r_wire_row" in str(err.value) and "transistor.v_gate" in str(err.value)
+    assert "r_wire_col" not in str(err.value)
+
+
+def test_make_model_errors_are_clear(tmp_path) -> None:
+    with pytest.raises(ValueError, match="needs a checkpoint"):
+        make_model("geniex", SPEC)
+    with pytest.raises(FileNotFoundError, match="surrogate.train"):
+        make_model("geniex", SPEC, checkpoint=tmp_path / "missing.pt")
+    with pytest.raises(ValueError, match="unknown crossbar model 'genie'"):
+        make_model("genie", SPEC)
+
+
+def test_config_round_trips_and_rejects_unknown_keys() -> None:
+    cfg = GeniexConfig(target="ratio", hidden=[1024, 1024], epochs=7)
+    assert GeniexConfig.from_dict(cfg.to_dict()) == cfg
+    with pytest.raises(ValueError, match="unknown key"):
+        GeniexConfig.from_dict({"hiden": [5]})
+    with pytest.raises(ValueError, match="target"):
+        GeniexConfig(target="ratios")
+
+
+# --------------------------------------------------------------------- training
+TRAIN_SPEC = CrossbarSpec(rows=8, cols=8, device="sinh", v_read_max=0.5)
+
+
+@pytest.fixture(scope="module")
+def sinh_data() -> tuple[CrossbarDataset, CrossbarDataset]:
+    """400 training and 200 test samples of an 8x8 sinh crossbar from real ngspice."""
+    rng = np.random.default_rng(7)
+    v, g = datagen.draw(TRAIN_SPEC, 600, rng)
+    i = datagen.simulate(TRAIN_SPEC, v, g, workers=2)
+    ok = np.all(np.isfinite(i), axis=1)
+    meta = pd.DataFrame({"sample_id": np.arange(600), "ok": ok})
+    full = CrossbarDataset(TRAIN_SPEC, v, g, i, meta, identity="test-sinh-8x8")
+    return full.select(np.arange(400)), full.select(np.arange(400, 600))
+
+
+def rmse(model, ds: CrossbarDataset) -> float:
+    ds = ds.converged()
+    pred = model(torch.from_numpy(ds.v), torch.from_numpy(ds.g)).numpy()
+    return float(np.sqrt(np.mean((pred - ds.i) ** 2)))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("target", ["residual", "ratio", "relative"])
+def test_tiny_training_run_beats_the_analytical_model(sinh_data, target: str, tmp_path) -> None:
+    train, test = sinh_data
+    cfg = GeniexConfig(target=target, hidden=[128], epochs=60, batch_size=64, lr=3e-3,
+                       patience=15, seed=0, device="cpu")
+    model, history, metrics = train_geniex(train, cfg)
+    assert len(history) == metrics["epochs_run"] and history[0]["epoch"] == 1
+    assert model.data_identity == "test-sinh-8x8"
+    analytical = rmse(AnalyticalModel(TRAIN_SPEC), test)
+    learned = rmse(model, test)
+    assert learned < 0.7 * analytical, (learned, analytical)
+    save_geniex(model, tmp_path / "m.pt")
+    assert rmse(load_geniex(tmp_path / "m.pt", TRAIN_SPEC), test) == pytest.approx(learned, rel=1e-6)
