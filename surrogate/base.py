@@ -61,5 +61,14 @@ class CrossbarModel(ABC):
 
 
 def matvec(v: torch.Tensor, g_eff: torch.Tensor) -> torch.Tensor:
-    """Iᵀ = vᵀ·G for ``v`` (..., rows) and ``g_eff`` (..., rows, cols), broadcasting."""
+    """Iᵀ = vᵀ·G for ``v`` (..., rows) and ``g_eff`` (..., rows, cols), broadcasting.
+
+    The common shapes avoid materialising a broadcast copy of G (which made the
+    batched matvec tens of times slower): one matrix (rows, cols), or a stack of tiles
+    (T, rows, cols) against inputs (..., T, rows) as one batched matmul per tile.
+    """
+    if g_eff.dim() == 2:
+        return torch.matmul(v, g_eff)
+    if g_eff.dim() == 3 and v.dim() >= 2 and v.shape[-2] == g_eff.shape[0]:
+        return torch.einsum("...tr,trc->...tc", v, g_eff)
     return torch.matmul(v.unsqueeze(-2), g_eff).squeeze(-2)

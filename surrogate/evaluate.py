@@ -1,0 +1,95 @@
+"""Stage CLI: RMSE of every crossbar model against SPICE on the held-out test sets.
+
+``python -m surrogate.evaluate --params params.yaml`` evaluates ``ideal``,
+``analytical`` and every GENIEx variant of params (checkpoints
+``<models_dir>/<variant>/<tag>.pt``) on ``<data_dir>/<tag>/test`` for each tag, and writes
+
+* ``<reports_dir>/rmse.json``::
+
+      {"<model>": {"<rows>x<cols>/<device>/<v>V": {"rmse_uA": …, "rmse_pct_fs": …}},
+       "analytical_over_geniex": {"<label>": analytical RMSE / geniex RMSE}}
+
+* plot data and PNGs under ``<reports_dir>/plots/`` (see :mod:`surrogate.plots`).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from datagen.dataset import CrossbarDataset, load_dataset
+from surrogate.analytical import AnalyticalModel
+from surrogate.base import CrossbarModel
+from surrogate.checkpoint import load_geniex
+from surrogate.ideal import IdealModel
+from surrogate.params import MAIN_VARIANT, SurrogateParams, load_params, parse_args
+from surrogate.plots import write_plots
+
+#: samples per prepare/mvm call (each sample is its own tile)
+CHUNK = 1024
+
+
+def predict(model: CrossbarModel, ds: CrossbarDataset) -> np.ndarray:
+    """Column currents (M, C) A of ``model`` on every sample (float64 inputs)."""
+    out = []
+    for lo in range(0, len(ds), CHUNK):
+        g = torch.from_numpy(np.ascontiguousarray(ds.g[lo:lo + CHUNK]))
+        v = torch.from_numpy(np.ascontiguousarray(ds.v[lo:lo + CHUNK]))
+        out.append(model.mvm(model.prepare(g), v).double().cpu().numpy())
+    return np.concatenate(out) if out else np.zeros((0, ds.spec.cols))
+
+
+def rmse_entry(pred: np.ndarray, spice: np.ndarray, full_scale: float) -> dict[str, float]:
+    """``{"rmse_uA", "rmse_pct_fs"}`` of predicted vs SPICE column currents."""
+    rmse = float(np.sqrt(np.mean((pred - spice) ** 2)))
+    return {"rmse_uA": rmse * 1e6, "rmse_pct_fs": rmse / full_scale * 100.0}
+
+
+def models_for(params: SurrogateParams, tag: str, ds: CrossbarDataset) -> dict[str, CrossbarModel]:
+    """ideal, analytical and every GENIEx variant, for the test set's spec."""
+    models: dict[str, CrossbarModel] = {"ideal": IdealModel(ds.spec),
+                                        "analytical": AnalyticalModel(ds.spec)}
+    for variant in params.variants:
+        models[variant] = load_geniex(params.checkpoint(variant, tag), ds.spec)
+    return models
+
+
+def run(params: SurrogateParams) -> dict[str, dict[str, object]]:
+    """Evaluate everything; write rmse.json and the plots; return the report."""
+    if not params.datasets:
+        raise ValueError("params surrogate.datasets lists no dataset tags to evaluate")
+    report: dict[str, dict[str, object]] = {}
+    predictions: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]] = {}
+    specs = {}
+    for tag in params.datasets:
+        ds = load_dataset(params.test_dir(tag)).converged()
+        if len(ds) == 0:
+            raise ValueError(f"test set {params.test_dir(tag)} has no converged samples")
+        label, fs = ds.spec.label, ds.spec.full_scale_current
+        specs[label] = ds.spec
+        for name, model in models_for(params, tag, ds).items():
+            pred = predict(model, ds)
+            report.setdefault(name, {})[label] = rmse_entry(pred, ds.i, fs)
+            predictions.setdefault(name, {})[label] = (pred, ds.i)
+            print(f"{label:>20} {name:>18}: RMSE {report[name][label]['rmse_uA']:.4g} uA "
+                  f"= {report[name][label]['rmse_pct_fs']:.4g} % FS")
+    report["analytical_over_geniex"] = {
+        label: report["analytical"][label]["rmse_uA"] / max(report[MAIN_VARIANT][label]["rmse_uA"], 1e-30)
+        for label in report[MAIN_VARIANT]}
+    reports = Path(params.reports_dir)
+    reports.mkdir(parents=True, exist_ok=True)
+    (reports / "rmse.json").write_text(json.dumps(report, indent=2) + "\n")
+    write_plots(reports / "plots", predictions, specs, report, params.evaluate)
+    return report
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args("RMSE of every crossbar model against SPICE on the test sets", argv)
+    run(load_params(args.params))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,117 @@
+"""The ``surrogate`` section of params.yaml, validated, for the stage CLIs.
+
+::
+
+    surrogate:
+      datasets: [16x16_sinh_0.25V, ...]   # tags under data_dir: <tag>/train, <tag>/test
+      data_dir: data/spice
+      models_dir: models                   # checkpoints: <models_dir>/<variant>/<tag>.pt
+      reports_dir: reports
+      variants:                            # GENIEx networks to train; "geniex" is the one
+        geniex: {target: relative, ...}    # make_model("geniex") users pick by default
+        geniex_published: {target: ratio, hidden: [500]}
+      evaluate: {parity_points: 2000, hist_bins: 60}
+      bench: {sizes: [32, 64], tiles: 64, vectors: 256, repeats: 5, hidden: [500], threads: 1}
+
+Every key has a default; unknown keys are errors naming the key.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+from surrogate.geniex import GeniexConfig
+
+MAIN_VARIANT = "geniex"
+
+
+def _only_known(cls: type, data: Mapping[str, Any], where: str) -> dict[str, Any]:
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ValueError(f"params {where}: unknown key(s) {unknown}; known: {sorted(known)}")
+    return dict(data)
+
+
+@dataclass
+class EvaluateParams:
+    """``surrogate.evaluate``: plot sizes."""
+
+    parity_points: int = 2000     # points per model and dataset in the parity plot data
+    hist_bins: int = 60           # bins of the error histograms
+
+
+@dataclass
+class BenchParams:
+    """``surrogate.bench``: MVM throughput settings."""
+
+    sizes: list[int] = field(default_factory=lambda: [32, 64])
+    tiles: int = 64
+    vectors: int = 256
+    repeats: int = 5
+    hidden: list[int] = field(default_factory=lambda: [500])
+    threads: int = 1              # torch CPU threads (0: torch's default)
+    device: str = "cpu"
+
+
+@dataclass
+class SurrogateParams:
+    """The whole ``surrogate`` section."""
+
+    datasets: list[str] = field(default_factory=list)
+    data_dir: str = "data/spice"
+    models_dir: str = "models"
+    reports_dir: str = "reports"
+    variants: dict[str, GeniexConfig] = field(default_factory=lambda: {
+        MAIN_VARIANT: GeniexConfig(target="relative"),
+        "geniex_published": GeniexConfig(target="ratio"),
+    })
+    evaluate: EvaluateParams = field(default_factory=EvaluateParams)
+    bench: BenchParams = field(default_factory=BenchParams)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "SurrogateParams":
+        data = _only_known(cls, data or {}, "surrogate")
+        if "variants" in data:
+            variants = data["variants"] or {}
+            if MAIN_VARIANT not in variants:
+                raise ValueError(f"params surrogate.variants must define {MAIN_VARIANT!r} "
+                                 f"(the model make_model('geniex') users load)")
+            data["variants"] = {name: GeniexConfig.from_dict(cfg or {})
+                                for name, cfg in variants.items()}
+        if "evaluate" in data:
+            data["evaluate"] = EvaluateParams(**_only_known(EvaluateParams, data["evaluate"] or {},
+                                                            "surrogate.evaluate"))
+        if "bench" in data:
+            data["bench"] = BenchParams(**_only_known(BenchParams, data["bench"] or {},
+                                                      "surrogate.bench"))
+        data["datasets"] = [str(t) for t in data.get("datasets", [])]
+        return cls(**data)
+
+    # ---------------------------------------------------------------- paths
+    def train_dir(self, tag: str) -> Path:
+        return Path(self.data_dir) / tag / "train"
+
+    def test_dir(self, tag: str) -> Path:
+        return Path(self.data_dir) / tag / "test"
+
+    def checkpoint(self, variant: str, tag: str) -> Path:
+        return Path(self.models_dir) / variant / f"{tag}.pt"
+
+
+def load_params(path: str | Path) -> SurrogateParams:
+    """The ``surrogate`` section of the params file at ``path``."""
+    data = yaml.safe_load(Path(path).read_text()) or {}
+    return SurrogateParams.from_dict(data.get("surrogate", {}))
+
+
+def parse_args(description: str, argv: list[str] | None = None) -> argparse.Namespace:
+    """``--params PATH`` (default params.yaml), shared by the stage CLIs."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--params", default="params.yaml", help="params file (default: params.yaml)")
+    return parser.parse_args(argv)

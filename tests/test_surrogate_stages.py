@@ -1,0 +1,136 @@
+"""The surrogate stage CLIs end to end on tiny ngspice datasets written to disk:
+train -> checkpoints and curves, evaluate -> rmse.json in the agreed shape and plots,
+bench -> one throughput per model and size; plus the SPICE model and make_model."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import yaml
+
+import datagen
+from datagen.dataset import META_COLUMNS, SPEC_FILE, shard_path, write_shard
+from spice_netlists import CrossbarSpec
+from surrogate import MODEL_NAMES, make_model
+from surrogate import bench, evaluate, train
+from surrogate.params import BenchParams, SurrogateParams, load_params
+
+SPECS = [CrossbarSpec(rows=4, cols=4, device="sinh", v_read_max=0.5),
+         CrossbarSpec(rows=8, cols=8, device="sinh", v_read_max=0.5)]
+
+
+def write_dataset(directory, spec: CrossbarSpec, m: int, seed: int) -> None:
+    v, g = datagen.draw(spec, m, np.random.default_rng(seed))
+    i = datagen.simulate(spec, v, g, workers=2)
+    ok = np.all(np.isfinite(i), axis=1)
+    meta = pd.DataFrame({"sample_id": np.arange(m), "seed": seed, "sampler": "uniform",
+                         "ok": ok, "reason": "", "sim_time_s": 0.0})[list(META_COLUMNS)]
+    directory.mkdir(parents=True)
+    spec.save(directory / SPEC_FILE)
+    write_shard(shard_path(directory, 0), spec, v, g, i, meta)
+
+
+def tag(spec: CrossbarSpec) -> str:
+    return datagen.dataset_tag(spec)
+
+
+@pytest.fixture(scope="module")
+def params_file(tmp_path_factory):
+    root = tmp_path_factory.mktemp("stages")
+    for k, spec in enumerate(SPECS):
+        write_dataset(root / "data" / tag(spec) / "train", spec, 160, seed=k)
+        write_dataset(root / "data" / tag(spec) / "test", spec, 60, seed=100 + k)
+    fast = {"hidden": [32], "epochs": 4, "batch_size": 32, "device": "cpu"}
+    params = {"surrogate": {
+        "datasets": [tag(s) for s in SPECS],
+        "data_dir": str(root / "data"), "models_dir": str(root / "models"),
+        "reports_dir": str(root / "reports"),
+        "variants": {"geniex": {"target": "relative", **fast},
+                     "geniex_published": {"target": "ratio", **fast},
+                     "geniex_residual": {"target": "residual", **fast}},
+        "evaluate": {"parity_points": 50, "hist_bins": 10},
+        "bench": {"sizes": [4], "tiles": 2, "vectors": 3, "repeats": 1, "hidden": [8]},
+    }}
+    path = root / "params.yaml"
+    path.write_text(yaml.safe_dump(params))
+    return path
+
+
+@pytest.mark.slow
+def test_train_then_evaluate_write_checkpoints_curves_and_rmse_report(params_file) -> None:
+    params = load_params(params_file)
+    train.main(["--params", str(params_file)])
+    for variant in params.variants:
+        for spec in SPECS:
+            assert params.checkpoint(variant, tag(spec)).exists()
+            curve = pd.read_csv(f"{params.reports_dir}/train/{variant}/{tag(spec)}.csv")
+            assert list(curve.columns) == ["epoch", "train_loss", "val_loss", "val_rmse_pct_fs"]
+    evaluate.main(["--params", str(params_file)])
+    report = json.loads((params_file.parent / "reports" / "rmse.json").read_text())
+    models = ["ideal", "analytical", "geniex", "geniex_published", "geniex_residual"]
+    assert sorted(report) == sorted(models + ["analytical_over_geniex"])
+    labels = ["4x4/sinh/0.5V", "8x8/sinh/0.5V"]
+    for model in models:
+        assert sorted(report[model]) == labels
+        for entry in report[model].values():
+            assert sorted(entry) == ["rmse_pct_fs", "rmse_uA"] and entry["rmse_uA"] > 0
+    for label in labels:
+        ratio = report["analytical"][label]["rmse_uA"] / report["geniex"][label]["rmse_uA"]
+        assert report["analytical_over_geniex"][label] == pytest.approx(ratio)
+        fs = SPECS[labels.index(label)].full_scale_current
+        entry = report["ideal"][label]
+        assert entry["rmse_pct_fs"] == pytest.approx(entry["rmse_uA"] * 1e-6 / fs * 100)
+    plots = params_file.parent / "reports" / "plots"
+    for name in ("parity.png", "error_hist.png", "rmse_vs_size.png",
+                 "parity/geniex.csv", "error_hist/analytical.csv", "rmse_vs_size/ideal.csv"):
+        assert (plots / name).stat().st_size > 0
+
+
+def test_evaluate_names_a_missing_checkpoint(params_file, tmp_path) -> None:
+    params = load_params(params_file)
+    params.models_dir = str(tmp_path / "nothing")
+    with pytest.raises(FileNotFoundError, match="surrogate.train"):
+        evaluate.run(params)
+
+
+def test_bench_reports_every_model_at_every_size(capsys) -> None:
+    result = bench.run(BenchParams(sizes=[4, 6], tiles=2, vectors=3, repeats=1, hidden=[8]))
+    assert sorted(result) == ["4x4", "6x6"]
+    for r in result.values():
+        assert all(r[name] > 0 for name in ("ideal", "analytical", "geniex", "published"))
+    assert capsys.readouterr().out.count("MVMs/s") == 8
+
+
+def test_params_reject_unknown_keys_and_need_the_main_variant() -> None:
+    with pytest.raises(ValueError, match="unknown key"):
+        SurrogateParams.from_dict({"dataset": []})
+    with pytest.raises(ValueError, match="'geniex'"):
+        SurrogateParams.from_dict({"variants": {"other": {}}})
+    with pytest.raises(ValueError, match="unknown key"):
+        SurrogateParams.from_dict({"bench": {"size": [3]}})
+
+
+def test_spice_model_broadcasts_tiles_and_inputs_through_ngspice() -> None:
+    spec = CrossbarSpec(rows=3, cols=2, device="sinh")
+    model = make_model("spice", spec)
+    gen = torch.Generator().manual_seed(0)
+    g = spec.g_off + (spec.g_on - spec.g_off) * torch.rand(2, 3, 2, generator=gen, dtype=torch.float64)
+    v = spec.v_read_max * torch.rand(4, 2, 3, generator=gen, dtype=torch.float64)
+    out = model.mvm(model.prepare(g), v)
+    assert out.shape == (4, 2, 2)
+    want = datagen.simulate(spec, v.reshape(8, 3).numpy(),
+                            g.expand(4, 2, 3, 2).reshape(8, 3, 2).numpy(), workers=1)
+    # ngspice solves each chunk's samples in sequence, each from the previous solution:
+    # a different chunking moves a nonlinear solution within its tolerance (reltol 1e-7)
+    np.testing.assert_allclose(out.reshape(8, 2).numpy(), want, rtol=1e-6)
+
+
+def test_make_model_knows_every_name() -> None:
+    spec = CrossbarSpec(rows=2, cols=2)
+    for name in MODEL_NAMES:
+        if name != "geniex":
+            assert make_model(name, spec).name == name
