@@ -92,44 +92,66 @@ class CrossbarMatmul:
         result.index_add_(0, neg_rows, -out[x.shape[0]:])
         return result
 
+    def _check_finite(self, currents: torch.Tensor) -> None:
+        if not bool(torch.isfinite(currents.sum())):
+            bad = int((~torch.isfinite(currents)).sum())
+            raise FloatingPointError(f"{self.name}: crossbar model {self.model.name} returned "
+                                     f"{bad} non-finite column currents")
+
+    def _stack_weights(self, ns: int, device: torch.device) -> torch.Tensor:
+        """Shift-and-add weights (NS, S), float64: 2^(m·stream + k·slice)."""
+        s = self.tile_dims[1]
+        cfg = self.cfg
+        stream = 2.0 ** (cfg.bits_per_stream * torch.arange(ns, dtype=torch.float64))
+        slices = 2.0 ** (cfg.bits_per_slice * torch.arange(s, dtype=torch.float64))
+        return (stream[:, None] * slices[None, :]).to(device)
+
+    @torch.no_grad()
     def _unsigned(self, x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+        """The crossbar pipeline for non-negative integer inputs (B, K).
+
+        Input vectors that are 0 V on every tile (common: zero activations, high-order
+        streams) are not sent to the model: a passive crossbar with no drive carries no
+        current, so their partial sums are 0. Non-finite model currents (e.g. a SPICE
+        sample that did not converge) are an error.
+        """
         spec, cfg = self.cfg.spec, self.cfg
         g, prepared = self._prepare(x.device, dtype)
         tile_row = self.tile_row.to(x.device)
         p, s, rt, ct = self.tile_dims
-        rows = spec.rows
+        rows, cols = spec.rows, spec.cols
         ns = mapping.n_streams(cfg)
-        # signs of the pairs, shifts of the slices and of the streams, as one factor
-        pair_sign = torch.tensor([1, -1][:p], dtype=torch.int64, device=x.device)
-        slice_w = torch.tensor([1 << (cfg.bits_per_slice * i) for i in range(s)],
-                               dtype=torch.int64, device=x.device)
-        stream_w = torch.tensor([1 << (cfg.bits_per_stream * i) for i in range(ns)],
-                                dtype=torch.int64, device=x.device)
-        factor = (stream_w.reshape(ns, 1, 1, 1, 1, 1, 1) * pair_sign.reshape(1, 1, p, 1, 1, 1, 1)
-                  * slice_w.reshape(1, 1, 1, s, 1, 1, 1))
+        weights = self._stack_weights(ns, x.device)
         dv = mapping.voltage_step(spec, cfg.bits_per_stream)
 
         xp = torch.zeros(x.shape[0], rt * rows, dtype=torch.int64, device=x.device)
         xp[:, : self.k_in] = x
         xp = xp.reshape(x.shape[0], rt, rows)
-        per_sample = ns * self.n_tiles * max(rows, spec.cols)
-        chunk = max(1, cfg.chunk_elements // per_sample)
+        chunk = max(1, cfg.chunk_elements // (ns * self.n_tiles * max(rows, cols)))
         outs = []
         for start in range(0, x.shape[0], chunk):
             digits = mapping.stream_digits(xp[start:start + chunk], cfg)  # NS, b, RT, rows
             b = digits.shape[1]
-            digits = digits.reshape(ns * b, rt, rows).index_select(1, tile_row)  # N, T, rows
-            v = digits.to(dtype) * dv
+            d = digits.reshape(ns * b, rt, rows).to(dtype)
+            dsum = d.sum(-1)                                              # N, RT
             if self.recorder is not None:
-                self.recorder(self.name, v, g)
-            with torch.no_grad():
-                currents = self.model.mvm(prepared, v)  # N, T, cols
-            currents = mapping.adc(currents, spec, cfg.adc_bits)
-            psum = mapping.partial_sums(currents, digits.sum(-1).to(dtype), cfg)
-            psum = psum.reshape(ns, b, p, s, rt, ct, spec.cols)
-            y = (psum * factor).sum(dim=(0, 2, 3, 4))  # b, CT, cols
+                self.recorder(self.name, d.index_select(1, tile_row) * dv, g)
+            active = (dsum.sum(-1) > 0).nonzero().squeeze(1)
+            psum = torch.zeros(ns * b, self.n_tiles, cols, dtype=dtype, device=x.device)
+            if active.numel():
+                v = d[active].index_select(1, tile_row).mul_(dv)            # Na, T, rows
+                currents = self.model.mvm(prepared, v).to(dtype)            # Na, T, cols
+                self._check_finite(currents)
+                psum[active] = mapping.adc_partial_sums(
+                    currents, dsum[active].index_select(1, tile_row), cfg)
+            # pairs (±) and row tiles first, exact in any float dtype (small integers),
+            # then the power-of-two shifts of slices and streams in float64
+            psum = psum.reshape(ns, b, p, s, rt, ct, cols)
+            psum = (psum[:, :, 0] - psum[:, :, 1]) if p == 2 else psum[:, :, 0]
+            psum = psum.sum(dim=3).to(torch.float64)                      # NS, b, S, CT, cols
+            y = torch.einsum("nbscj,ns->bcj", psum, weights)              # b, CT, cols
             if cfg.negative_weights == "offset":
                 y = y[..., :-1] - y[..., -1:]
-            outs.append(y.reshape(b, -1)[:, : self.n_out])
+            outs.append(y.reshape(b, -1)[:, : self.n_out].round().to(torch.int64))
         return torch.cat(outs) if outs else torch.zeros(0, self.n_out, dtype=torch.int64,
                                                         device=x.device)

@@ -119,7 +119,8 @@ class SimConv2d(SimLayer):
         dtype = x.dtype if x.is_floating_point() else torch.float32
         n, _, h, w = x.shape
         x_int, x_scale = quantize_inputs(x, self.cfg.input_bits)
-        cols = F.unfold(x_int.to(torch.float64), self.kernel_size, dilation=self.dilation,
+        exact = torch.float32 if self.cfg.input_bits <= 24 else torch.float64  # holds the codes
+        cols = F.unfold(x_int.to(exact), self.kernel_size, dilation=self.dilation,
                         padding=self.padding, stride=self.stride)  # n, K, L (exact integers)
         positions = cols.shape[-1]
         rows = cols.transpose(1, 2).reshape(n * positions, -1).to(torch.int64)

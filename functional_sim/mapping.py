@@ -111,18 +111,18 @@ def stream_digits(x: torch.Tensor, cfg: SimConfig) -> torch.Tensor:
     return (x[None] >> shifts.reshape((-1,) + (1,) * x.dim())) & ((1 << m) - 1)
 
 
-def adc(currents: torch.Tensor, spec: CrossbarSpec, adc_bits: int) -> torch.Tensor:
-    """Currents after an ``adc_bits`` ADC over [0, full-scale] (returned in amperes)."""
-    top = (1 << adc_bits) - 1
-    lsb = spec.full_scale_current / top
-    return torch.clamp(torch.round(currents / lsb), 0, top) * lsb
+def adc_partial_sums(currents: torch.Tensor, digit_sums: torch.Tensor, cfg: SimConfig) -> torch.Tensor:
+    """Integer-valued partial sums (in the currents' float dtype) from column currents
+    (..., cols) and the digit sum of each crossbar's input (...).
 
-
-def partial_sums(currents: torch.Tensor, digit_sums: torch.Tensor, cfg: SimConfig) -> torch.Tensor:
-    """Integer partial sums (int64) from ADC'd currents (..., cols) and the digit sum of
-    each crossbar's input (...): removes the g_off baseline digitally."""
+    The ADC: ``code = clamp(round(I/LSB), 0, 2^adc_bits - 1)``, ``LSB = FS/(2^adc_bits - 1)``;
+    then the g_off baseline is removed digitally:
+    ``p = round(code·LSB/(Δv·Δg) - (g_off/Δg)·Σ d_i)``. Works in place on ``currents``.
+    """
     spec = cfg.spec
+    top = (1 << cfg.adc_bits) - 1
+    lsb = spec.full_scale_current / top
     dg = conductance_step(spec, cfg.bits_per_slice)
     unit = voltage_step(spec, cfg.bits_per_stream) * dg
-    value = currents / unit - (spec.g_off / dg) * digit_sums[..., None]
-    return torch.round(value).to(torch.int64)
+    codes = currents.div_(lsb).round_().clamp_(0, top)
+    return codes.mul_(lsb / unit).sub_(digit_sums[..., None] * (spec.g_off / dg)).round_()
