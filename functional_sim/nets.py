@@ -1,0 +1,62 @@
+"""The study's networks: an MLP and a small CNN per dataset, sized for 32×32 tiles and for
+bit-sliced simulation on a few CPU cores (strided convolutions keep im2col small).
+
+``NETS[name]`` gives the dataset a network is trained on and a builder; ``build(name)``
+returns a freshly initialised network (seed it with ``torch.manual_seed`` first).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from torch import nn
+
+
+def mnist_mlp() -> nn.Module:
+    """784-64-10 MLP."""
+    return nn.Sequential(nn.Flatten(), nn.Linear(784, 64), nn.ReLU(), nn.Linear(64, 10))
+
+
+def mnist_cnn() -> nn.Module:
+    """conv5×5/2 (8) → conv3×3/2 (16) → linear: 28→12→5, 400 features."""
+    return nn.Sequential(
+        nn.Conv2d(1, 8, 5, stride=2), nn.ReLU(),
+        nn.Conv2d(8, 16, 3, stride=2), nn.ReLU(),
+        nn.Flatten(), nn.Linear(16 * 5 * 5, 10))
+
+
+def digits_mlp() -> nn.Module:
+    """64-32-10 MLP."""
+    return nn.Sequential(nn.Flatten(), nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 10))
+
+
+def digits_cnn() -> nn.Module:
+    """conv3×3 (8) → pool → conv3×3 (16) → pool → linear: 8→4→2, 64 features."""
+    return nn.Sequential(
+        nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(8, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(16 * 2 * 2, 10))
+
+
+@dataclass(frozen=True)
+class NetInfo:
+    """A study network: the dataset it classifies and its builder."""
+
+    dataset: str
+    builder: Callable[[], nn.Module]
+
+
+NETS: dict[str, NetInfo] = {
+    "mnist_mlp": NetInfo("mnist", mnist_mlp),
+    "mnist_cnn": NetInfo("mnist", mnist_cnn),
+    "digits_mlp": NetInfo("digits", digits_mlp),
+    "digits_cnn": NetInfo("digits", digits_cnn),
+}
+
+
+def build(name: str) -> nn.Module:
+    """A new, untrained network called ``name``."""
+    if name not in NETS:
+        raise ValueError(f"unknown network {name!r}; choose one of {sorted(NETS)}")
+    return NETS[name].builder()

@@ -1,0 +1,74 @@
+"""Stage ``train_nets``: train the study's networks in float, seeded, on CPU.
+
+``python -m functional_sim.train_nets --params params.yaml`` writes
+``<nets_dir>/<name>.pt`` for every network of ``functional_sim.train.nets`` and the
+float test accuracies to ``reports/nets.json`` (``{name: {"float_top1": …}}``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from functional_sim.config import TrainConfig
+from functional_sim.data import Split, load_dataset
+from functional_sim.evaluate import save_net, top1
+from functional_sim.nets import NETS, build
+from functional_sim.params import net_path, read_params, study_config
+
+
+def train(name: str, split: Split, cfg: TrainConfig) -> nn.Module:
+    """A network trained with Adam and cross-entropy, deterministic for a seed."""
+    torch.manual_seed(cfg.seed)
+    net = build(name)
+    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, cfg.epochs)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    loss_fn = nn.CrossEntropyLoss()
+    n = len(split.y_train)
+    for _ in range(cfg.epochs):
+        net.train()
+        order = torch.randperm(n, generator=gen)
+        for i in range(0, n, cfg.batch_size):
+            idx = order[i:i + cfg.batch_size]
+            opt.zero_grad()
+            loss_fn(net(split.x_train[idx]), split.y_train[idx]).backward()
+            opt.step()
+        sched.step()
+    return net.eval()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--params", default="params.yaml")
+    parser.add_argument("--metrics", default="reports/nets.json")
+    args = parser.parse_args(argv)
+    cfg = study_config(read_params(args.params))
+    results: dict[str, dict[str, float]] = {}
+    splits: dict[str, Split] = {}
+    for name in cfg.train.nets:
+        dataset = NETS[name].dataset if name in NETS else name
+        if dataset not in splits:
+            splits[dataset] = load_dataset(dataset, seed=cfg.seed)
+        split = splits[dataset]
+        start = time.perf_counter()
+        net = train(name, split, cfg.train)
+        acc = top1(net, split.x_test, split.y_test)
+        seconds = time.perf_counter() - start
+        save_net(net_path(cfg, name), name, net, float_top1=acc, dataset=dataset,
+                 train=cfg.train.to_dict(), seed=cfg.seed)
+        results[name] = {"float_top1": acc, "train_seconds": round(seconds, 2)}
+        print(f"{name}: float top-1 {acc:.4f} on {len(split.y_test)} test images "
+              f"({seconds:.1f} s)", flush=True)
+    out = Path(args.metrics)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
