@@ -1,0 +1,95 @@
+"""Stage ``bench``: images/s of the MNIST CNN on simulated crossbars, per crossbar model.
+
+``python -m functional_sim.bench [--params params.yaml]`` times ``ideal``, ``analytical``
+and ``geniex`` (its checkpoint for the ``crossbar`` spec when one exists, otherwise an
+untrained GENIEx network of the right shape, which costs the same; the output says
+which) on CPU, and on CUDA when available. The trained ``mnist_cnn`` is used when it
+exists, otherwise a freshly initialised one (timing does not depend on the weights'
+values, only on the shapes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import torch
+
+from functional_sim.config import SimConfig, StudyConfig
+from functional_sim.convert import convert
+from functional_sim.evaluate import load_net
+from functional_sim.nets import build
+from functional_sim.params import base_spec, geniex_checkpoint, net_path, read_params, study_config
+from surrogate import make_model
+from surrogate.base import CrossbarModel
+
+
+def geniex_for_timing(cfg: StudyConfig, sim: SimConfig) -> tuple[CrossbarModel, str]:
+    """The GENIEx model of the spec's checkpoint, or an untrained one of the same shape."""
+    path = geniex_checkpoint(cfg, sim.spec)
+    if path.exists():
+        return make_model("geniex", sim.spec, path), f"checkpoint {path}"
+    from surrogate.geniex import GeniexConfig, GeniexModel, GeniexNet, Normalisation
+    gcfg = GeniexConfig()
+    net = GeniexNet(sim.spec.rows, sim.spec.cols, gcfg.hidden)
+    return (GeniexModel(sim.spec, gcfg, net, Normalisation()),
+            f"UNTRAINED GENIEx {gcfg.hidden} ({gcfg.target}), no checkpoint at {path}: timing only")
+
+
+def time_model(net: torch.nn.Module, sim: SimConfig, model: CrossbarModel, x: torch.Tensor,
+               batch_size: int, device: str) -> float:
+    """Images per second of the converted network (one warm-up batch not counted)."""
+    conv = convert(net, sim, model=model).to(device).eval()
+    with torch.no_grad():
+        conv(x[:2].to(device))
+        if device == "cuda":
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        for i in range(0, len(x), batch_size):
+            conv(x[i:i + batch_size].to(device))
+        if device == "cuda":
+            torch.cuda.synchronize()
+    return len(x) / (time.perf_counter() - start)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--params", default="params.yaml")
+    parser.add_argument("--images", type=int, default=100)
+    parser.add_argument("--batch-size", type=int, default=50)
+    parser.add_argument("--models", default="ideal,analytical,geniex")
+    args = parser.parse_args(argv)
+    params = read_params(args.params) if Path(args.params).exists() else {}
+    cfg = study_config(params)
+    spec = base_spec(params)
+    path = net_path(cfg, "mnist_cnn")
+    if path.exists():
+        net, _ = load_net(path)
+        origin = f"trained ({path})"
+    else:
+        torch.manual_seed(0)
+        net, origin = build("mnist_cnn").eval(), "untrained (no trained network found)"
+    x = torch.rand(args.images, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+    x = torch.where(x > 0.7, x, torch.zeros_like(x))   # MNIST-like sparsity
+    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    sim0 = cfg.sim.with_(spec=spec)
+    print(f"mnist_cnn {origin}; tiles {spec.label}; w{sim0.weight_bits} x{sim0.input_bits} "
+          f"slice {sim0.bits_per_slice}b stream {sim0.bits_per_stream}b adc {sim0.adc_bits}b "
+          f"{sim0.negative_weights}; {args.images} images, batch {args.batch_size}; "
+          f"torch threads {torch.get_num_threads()}")
+    for device in devices:
+        for name in args.models.split(","):
+            sim = sim0.with_(crossbar_model=name)
+            note = ""
+            if name == "geniex":
+                model, note = geniex_for_timing(cfg, sim)
+            else:
+                model = make_model(name, spec)
+            rate = time_model(net, sim, model, x, args.batch_size, device)
+            print(f"{device:>5} {name:>11}: {rate:9.1f} images/s" + (f"  [{note}]" if note else ""),
+                  flush=True)
+
+
+if __name__ == "__main__":
+    main()

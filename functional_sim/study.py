@@ -1,0 +1,134 @@
+"""Stage ``study``: DNN accuracy on simulated crossbars, per crossbar model and read voltage.
+
+``python -m functional_sim.study --params params.yaml`` scores every trained network of
+``functional_sim.train.nets`` on ``test_subset`` seeded test images:
+
+* in float (``float``), and
+* converted onto crossbars with each model of ``functional_sim.models`` (plus ``ideal``
+  and the headline ``crossbar_model``) at each read voltage of ``voltages``, which sets
+  the tile spec's ``v_read_max`` (GENIEx checkpoints: ``<geniex_dir>/<tag>.pt``).
+
+Writes ``reports/accuracy.json``::
+
+    {"float": {"mnist_cnn": {"top1": …}}, "ideal": {"mnist_cnn": {"0.25V": {"top1": …}}},
+     "analytical": {…}, "geniex": {…}, "test_images": {"mnist_cnn": 500}}
+
+(top-1 as a fraction in [0, 1]), ``plots/accuracy.csv`` + ``plots/accuracy.png`` (all
+models) and ``plots/accuracy_headline.csv`` + ``.png`` (float, ideal and the headline
+model). With ``ground_truth.enabled`` it also writes ``reports/ground_truth.json``
+(:mod:`functional_sim.ground_truth`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from functional_sim import plots
+from functional_sim.config import SimConfig, StudyConfig
+from functional_sim.convert import convert
+from functional_sim.data import Split, load_dataset, test_subset
+from functional_sim.evaluate import load_net, top1
+from functional_sim.nets import NETS
+from functional_sim.params import base_spec, geniex_checkpoint, net_path, read_params, study_config
+from spice_netlists import CrossbarSpec
+from surrogate import make_model
+from surrogate.base import CrossbarModel
+
+
+def volt_key(v: float) -> str:
+    """JSON key of a read voltage, e.g. ``0.25V``."""
+    return f"{v:g}V"
+
+
+def sim_config(cfg: StudyConfig, spec: CrossbarSpec, model: str) -> SimConfig:
+    """The SimConfig of one model at one tile spec (GENIEx gets its checkpoint path)."""
+    checkpoint = None
+    if model == "geniex":
+        path = geniex_checkpoint(cfg, spec)
+        if not path.exists():
+            raise FileNotFoundError(f"no GENIEx checkpoint for {spec.label}: {path} (train it "
+                                    f"with the surrogate stage, or drop 'geniex' from "
+                                    f"functional_sim.models)")
+        checkpoint = str(path)
+    return cfg.sim.with_(spec=spec, crossbar_model=model, checkpoint=checkpoint)
+
+
+def load_study_nets(cfg: StudyConfig) -> dict[str, tuple[nn.Module, torch.Tensor, torch.Tensor]]:
+    """Each trained network with its (subset of) test images and labels."""
+    splits: dict[str, Split] = {}
+    out = {}
+    for name in cfg.train.nets:
+        dataset = NETS[name].dataset
+        if dataset not in splits:
+            splits[dataset] = load_dataset(dataset, seed=cfg.seed)
+        net, _ = load_net(net_path(cfg, name))
+        x, y = test_subset(splits[dataset], cfg.test_subset, cfg.seed)
+        out[name] = (net, x, y)
+    return out
+
+
+def run_study(cfg: StudyConfig, spec: CrossbarSpec, device: str = "cpu",
+              log: bool = True) -> dict[str, Any]:
+    """The accuracy report (see the module docstring)."""
+    nets = load_study_nets(cfg)
+    report: dict[str, Any] = {"float": {}}
+    for name, (net, x, y) in nets.items():
+        report["float"][name] = {"top1": top1(net, x, y, cfg.batch_size, device)}
+    for model_name in cfg.all_models:
+        report[model_name] = {name: {} for name in nets}
+        for volts in cfg.voltages:
+            tile = spec.with_(v_read_max=volts)
+            sim = sim_config(cfg, tile, model_name)
+            model: CrossbarModel = make_model(sim.crossbar_model, tile, sim.checkpoint)
+            for name, (net, x, y) in nets.items():
+                start = time.perf_counter()
+                acc = top1(convert(net, sim, model=model), x, y, cfg.batch_size, device)
+                report[model_name][name][volt_key(volts)] = {"top1": acc}
+                if log:
+                    print(f"{model_name:>10} {volt_key(volts):>6} {name:>11}: top-1 {acc:.4f} "
+                          f"({len(y)} images, {time.perf_counter() - start:.1f} s)", flush=True)
+    report["test_images"] = {name: len(y) for name, (_, _, y) in nets.items()}
+    return report
+
+
+def write_outputs(report: dict[str, Any], cfg: StudyConfig, reports_dir: Path, plots_dir: Path) -> None:
+    """accuracy.json, the all-model and the headline plots (CSV + PNG)."""
+    reports_dir.mkdir(parents=True, exist_ok=True)
+    (reports_dir / "accuracy.json").write_text(json.dumps(report, indent=2) + "\n")
+    rows = plots.accuracy_rows(report)
+    plots.write_csv(rows, plots_dir / "accuracy.csv")
+    plots.bar_chart(rows, plots_dir / "accuracy.png", "Top-1 accuracy per crossbar model")
+    head = plots.accuracy_rows(report, ["ideal", cfg.crossbar_model])
+    plots.write_csv(head, plots_dir / "accuracy_headline.csv")
+    plots.bar_chart(head, plots_dir / "accuracy_headline.png",
+                    f"Top-1 accuracy: float, ideal and {cfg.crossbar_model} crossbars")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--params", default="params.yaml")
+    parser.add_argument("--reports", default="reports")
+    parser.add_argument("--plots", default="plots")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or auto")
+    args = parser.parse_args(argv)
+    device = ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
+    params = read_params(args.params)
+    cfg = study_config(params)
+    spec = base_spec(params)
+    report = run_study(cfg, spec, device)
+    write_outputs(report, cfg, Path(args.reports), Path(args.plots))
+    if cfg.ground_truth.enabled:
+        from functional_sim.ground_truth import run_ground_truth
+        gt = run_ground_truth(cfg, spec, device)
+        (Path(args.reports) / "ground_truth.json").write_text(json.dumps(gt, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
