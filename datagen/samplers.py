@@ -1,0 +1,121 @@
+"""Samplers of (V, G) combinations for SPICE sweeps.
+
+A sampler draws ``n`` samples for a spec with a numpy Generator and returns
+``v`` (n, rows) volts in [0, v_read_max] and ``g`` (n, rows, cols) siemens in
+[g_off, g_on]. Every sample gets its own sparsity, drawn uniformly in
+[0, max_sparsity], so a dataset spans sparse and dense inputs and weights (the
+non-ideality depends on how much current flows).
+
+- ``uniform``: voltages and conductances uniform in their ranges.
+- ``bitlevel``: what a bit-sliced accelerator applies: voltages on the levels of an
+  ``input_bits``-bit DAC, conductances on the 2^``weight_bits`` levels of a weight slice.
+- ``workload``: samples drawn from a pool recorded from a real network's tiles
+  (see :func:`functional_sim.workload`), registered with :func:`register_workload_pool`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any, Callable, Mapping
+
+import numpy as np
+
+from spice_netlists import CrossbarSpec
+
+SAMPLERS = ("uniform", "bitlevel", "workload")
+
+
+@dataclass(frozen=True)
+class SamplerConfig:
+    """Which sampler, and its knobs (see the module docstring)."""
+
+    name: str = "uniform"
+    input_bits: int = 1          # DAC bits of the bitlevel sampler
+    weight_bits: int = 2         # bits per weight slice of the bitlevel sampler
+    max_input_sparsity: float = 0.9    # fraction of zero inputs, drawn per sample
+    max_weight_sparsity: float = 0.9   # fraction of g_off devices, drawn per sample
+    workload_pool: str = ""      # .npz with arrays v, g for the workload sampler
+
+    def __post_init__(self) -> None:
+        if self.name not in SAMPLERS:
+            raise ValueError(f"sampler.name must be one of {SAMPLERS}, got {self.name!r}")
+        for f in ("input_bits", "weight_bits"):
+            val = getattr(self, f)
+            if isinstance(val, bool) or not isinstance(val, int) or not 1 <= val <= 16:
+                raise ValueError(f"sampler.{f} must be an integer in 1..16, got {val!r}")
+        for f in ("max_input_sparsity", "max_weight_sparsity"):
+            val = getattr(self, f)
+            if isinstance(val, bool) or not isinstance(val, (int, float)) or not 0 <= val < 1:
+                raise ValueError(f"sampler.{f} must be a number in [0, 1), got {val!r}")
+        if self.name == "workload" and not self.workload_pool:
+            raise ValueError("sampler.workload_pool must name an .npz pool for the workload sampler")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "SamplerConfig":
+        unknown = set(data) - {f.name for f in fields(cls)}
+        if unknown:
+            raise ValueError(f"sampler: unknown field(s) {sorted(unknown)}")
+        return cls(**data)
+
+
+def _sparsity_masks(rng: np.random.Generator, shape: tuple[int, ...], max_sparsity: float) -> np.ndarray:
+    """Boolean masks (True = keep) with a per-sample sparsity in [0, max_sparsity]."""
+    n = shape[0]
+    sparsity = rng.uniform(0.0, max_sparsity, size=(n,) + (1,) * (len(shape) - 1))
+    return rng.random(shape) >= sparsity
+
+
+def sample_uniform(spec: CrossbarSpec, n: int, rng: np.random.Generator,
+                   cfg: SamplerConfig) -> tuple[np.ndarray, np.ndarray]:
+    r, c = spec.rows, spec.cols
+    v = rng.uniform(0.0, spec.v_read_max, (n, r)) * _sparsity_masks(rng, (n, r), cfg.max_input_sparsity)
+    g = rng.uniform(spec.g_off, spec.g_on, (n, r, c))
+    g = np.where(_sparsity_masks(rng, (n, r, c), cfg.max_weight_sparsity), g, spec.g_off)
+    return v, g
+
+
+def sample_bitlevel(spec: CrossbarSpec, n: int, rng: np.random.Generator,
+                    cfg: SamplerConfig) -> tuple[np.ndarray, np.ndarray]:
+    r, c = spec.rows, spec.cols
+    v_levels = 2 ** cfg.input_bits - 1
+    g_levels = 2 ** cfg.weight_bits - 1
+    v = rng.integers(1, v_levels + 1, (n, r)) * _sparsity_masks(rng, (n, r), cfg.max_input_sparsity)
+    w = rng.integers(1, g_levels + 1, (n, r, c)) * _sparsity_masks(rng, (n, r, c), cfg.max_weight_sparsity)
+    return (v / v_levels * spec.v_read_max,
+            spec.g_off + w / g_levels * (spec.g_on - spec.g_off))
+
+
+_WORKLOAD_POOLS: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+
+
+def register_workload_pool(key: str, v: np.ndarray, g: np.ndarray) -> None:
+    """Make (v, g) samples recorded from a network available to the workload sampler
+    under ``key`` (otherwise ``key`` is read as an .npz file with arrays v and g)."""
+    _WORKLOAD_POOLS[key] = (np.asarray(v, dtype=np.float64), np.asarray(g, dtype=np.float64))
+
+
+def sample_workload(spec: CrossbarSpec, n: int, rng: np.random.Generator,
+                    cfg: SamplerConfig) -> tuple[np.ndarray, np.ndarray]:
+    if cfg.workload_pool not in _WORKLOAD_POOLS:
+        with np.load(cfg.workload_pool) as pool:
+            register_workload_pool(cfg.workload_pool, pool["v"], pool["g"])
+    v, g = _WORKLOAD_POOLS[cfg.workload_pool]
+    if v.shape[1:] != (spec.rows,) or g.shape[1:] != (spec.rows, spec.cols):
+        raise ValueError(f"workload pool {cfg.workload_pool!r} holds {g.shape[1:]} tiles, "
+                         f"the spec is {spec.rows}x{spec.cols}")
+    k = rng.integers(0, len(v), n)
+    return v[k], g[k]
+
+
+_SAMPLER_FUNCS: dict[str, Callable[..., tuple[np.ndarray, np.ndarray]]] = {
+    "uniform": sample_uniform, "bitlevel": sample_bitlevel, "workload": sample_workload,
+}
+
+
+def draw(spec: CrossbarSpec, n: int, rng: np.random.Generator,
+         cfg: SamplerConfig = SamplerConfig()) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` samples (v (n, rows) V, g (n, rows, cols) S) from the configured sampler."""
+    return _SAMPLER_FUNCS[cfg.name](spec, n, rng, cfg)
