@@ -146,9 +146,9 @@ class TrainConfig:
     """The ``functional_sim.train`` section: how the study's networks are trained."""
 
     nets: tuple[str, ...] = ("mnist_mlp", "mnist_cnn", "digits_mlp", "digits_cnn")
-    epochs: int = 8
+    epochs: int = 12
     batch_size: int = 64
-    lr: float = 2e-3
+    lr: float = 4e-3
     weight_decay: float = 0.0
     seed: int = 0
 

@@ -59,7 +59,7 @@ def load_dataset(name: str, *, seed: int = 0, test_fraction: float = 0.2) -> Spl
     return Split(images(x_tr), labels(y_tr), images(x_te), labels(y_te))
 
 
-def test_subset(split: Split, n: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+def pick_test_images(split: Split, n: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """``n`` test images chosen with a seeded permutation (all of them when n is 0)."""
     if n <= 0 or n >= len(split.y_test):
         return split.x_test, split.y_test

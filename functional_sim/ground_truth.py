@@ -23,7 +23,7 @@ from torch import nn
 
 from functional_sim.config import StudyConfig
 from functional_sim.convert import convert, sim_layers
-from functional_sim.data import load_dataset, test_subset
+from functional_sim.data import load_dataset, pick_test_images
 from functional_sim.evaluate import load_net, predict
 from functional_sim.nets import NETS
 from functional_sim.params import net_path
@@ -87,7 +87,7 @@ def run_ground_truth(cfg: StudyConfig, spec: CrossbarSpec, device: str = "cpu") 
     gt = cfg.ground_truth
     net, _ = load_net(net_path(cfg, gt.net))
     split = load_dataset(NETS[gt.net].dataset, seed=cfg.seed)
-    x, y = test_subset(split, gt.n_images, cfg.seed)
+    x, y = pick_test_images(split, gt.n_images, cfg.seed)
     report: dict[str, Any] = {"net": gt.net, "reference": gt.reference, "n_images": len(y)}
     for volts in cfg.voltages:
         tile = spec.with_(v_read_max=volts)

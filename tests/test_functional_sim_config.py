@@ -1,0 +1,57 @@
+"""functional_sim configs validate their fields and round-trip through params.yaml."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from functional_sim.config import ConfigError, SimConfig, StudyConfig, geniex_tag
+from spice_netlists import CrossbarSpec
+
+
+def test_sim_config_round_trips_through_yaml() -> None:
+    cfg = SimConfig(weight_bits=6, bits_per_slice=3, negative_weights="offset",
+                    crossbar_model="geniex", checkpoint="models/geniex/x.pt",
+                    spec=CrossbarSpec(rows=16, cols=8, device="sinh", v_read_max=0.5))
+    again = SimConfig.from_dict(yaml.safe_load(yaml.safe_dump(cfg.to_dict())))
+    assert again == cfg
+
+
+def test_study_section_round_trips_exactly() -> None:
+    section = {
+        "crossbar_model": "geniex", "models": ["analytical", "geniex"], "voltages": [0.25, 0.5],
+        "test_subset": 200, "batch_size": 50, "nets_dir": "models/nets",
+        "geniex_dir": "models/geniex", "seed": 3,
+        "sim": {"weight_bits": 8, "input_bits": 8, "bits_per_slice": 2, "bits_per_stream": 1,
+                "adc_bits": 9, "negative_weights": "differential", "weight_scale": "per_layer"},
+        "train": {"nets": ["digits_mlp"], "epochs": 2, "batch_size": 32, "lr": 0.01,
+                  "weight_decay": 0.0, "seed": 1},
+        "ground_truth": {"enabled": False, "net": "digits_mlp", "n_images": 2,
+                         "models": ["ideal", "analytical"], "reference": "spice"},
+    }
+    cfg = StudyConfig.from_dict(yaml.safe_load(yaml.safe_dump(section)))
+    assert cfg.to_dict() == section
+    assert cfg.all_models == ("ideal", "analytical", "geniex")
+
+
+@pytest.mark.parametrize("changes", [{"weight_bits": 1}, {"negative_weights": "twos"},
+                                     {"weight_scale": "per_row"}, {"adc_bits": 0},
+                                     {"bits_per_stream": 2.0}])
+def test_bad_sim_values_name_the_field(changes: dict) -> None:
+    with pytest.raises(ConfigError, match=next(iter(changes))):
+        SimConfig(**changes)
+
+
+def test_unknown_keys_are_errors() -> None:
+    with pytest.raises(ConfigError, match="adc_bitz"):
+        StudyConfig.from_dict({"sim": {"adc_bitz": 3}})
+
+
+def test_offset_scheme_reserves_one_reference_column() -> None:
+    assert SimConfig(negative_weights="offset", spec=CrossbarSpec(cols=16)).cols_per_tile == 15
+    assert SimConfig(spec=CrossbarSpec(cols=16)).cols_per_tile == 16
+
+
+def test_geniex_tag_names_size_device_and_voltage() -> None:
+    assert geniex_tag(CrossbarSpec(rows=32, cols=32, device="sinh", v_read_max=0.25)) \
+        == "32x32_sinh_0.25V"

@@ -1,0 +1,138 @@
+"""Workload samples are real tile reads; the study and the ground-truth comparison
+produce the documented report shapes; tiles are prepared once per layer."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import torch
+from torch import nn
+
+from functional_sim import SimConfig, convert, lossless_adc_bits, set_crossbar_model
+from functional_sim.config import StudyConfig
+from functional_sim.evaluate import save_net
+from functional_sim.ground_truth import compare_models
+from functional_sim.nets import build
+from functional_sim.study import run_study, write_outputs
+from functional_sim.workload import workload_samples
+from spice_netlists import CrossbarSpec
+from surrogate import make_model
+
+SPEC = CrossbarSpec(rows=16, cols=16)
+
+
+def test_workload_samples_lie_on_dac_and_slice_levels() -> None:
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Flatten(), nn.Linear(40, 20), nn.ReLU(), nn.Linear(20, 5)).double()
+    k, m = 2, 2
+    cfg = SimConfig(spec=SPEC, bits_per_slice=k, bits_per_stream=m, weight_bits=6, input_bits=4)
+    x = torch.rand(6, 40, dtype=torch.float64)
+    v, g = workload_samples(net, cfg, x, 300, seed=1)
+    again, _ = workload_samples(net, cfg, x, 300, seed=1)
+    assert v.shape == (300, 16) and g.shape == (300, 16, 16)
+    assert np.array_equal(v, again)
+    dv = SPEC.v_read_max / (2 ** m - 1)
+    dg = (SPEC.g_on - SPEC.g_off) / (2 ** k - 1)
+    v_levels, g_levels = v / dv, (g - SPEC.g_off) / dg
+    assert np.allclose(v_levels, np.rint(v_levels)) and v_levels.min() >= 0 and v_levels.max() <= 3
+    assert np.allclose(g_levels, np.rint(g_levels), atol=1e-9) and g_levels.max() <= 3 + 1e-9
+    assert (np.abs(v).sum(axis=1) > 0).all()           # all-zero reads are skipped
+    # every sampled G is one of the network's tiles
+    tiles = [layer.engine.conductances("cpu", torch.float64).numpy()
+             for layer in convert(net, cfg).modules() if hasattr(layer, "engine")]
+    tiles = np.concatenate(tiles)
+    assert all(np.any(np.all(np.isclose(tiles, gi, rtol=0, atol=1e-15), axis=(1, 2))) for gi in g[:20])
+
+
+def test_few_reads_return_fewer_samples() -> None:
+    net = nn.Linear(10, 3)
+    v, g = workload_samples(net, SimConfig(spec=SPEC, input_bits=2, bits_per_stream=2),
+                            torch.rand(1, 10) + 0.1, 1000)
+    # one row tile, one column tile, 4 slices x 2 (W+, W-) crossbars, one stream
+    assert len(v) == len(g) == 8
+
+
+class CountingIdeal:
+    """An ideal crossbar model that counts prepare calls."""
+
+    def __init__(self, spec: CrossbarSpec) -> None:
+        self.inner = make_model("ideal", spec)
+        self.spec, self.name, self.prepared = spec, "counting", 0
+
+    def prepare(self, g: torch.Tensor) -> torch.Tensor:
+        self.prepared += 1
+        return self.inner.prepare(g)
+
+    def mvm(self, prepared: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        return self.inner.mvm(prepared, v)
+
+
+def test_tiles_are_prepared_once_per_layer_and_again_after_weight_change() -> None:
+    net = nn.Sequential(nn.Linear(20, 12), nn.ReLU(), nn.Linear(12, 4))
+    model = CountingIdeal(SPEC)
+    sim = convert(net, SimConfig(spec=SPEC), model=model)
+    for _ in range(3):
+        sim(torch.rand(5, 20))
+    assert model.prepared == 2
+    with torch.no_grad():
+        sim[0].weight.mul_(0.5)
+    sim(torch.rand(5, 20))
+    assert model.prepared == 3
+
+
+def _tiny_study(tmp_path) -> tuple[StudyConfig, CrossbarSpec]:
+    torch.manual_seed(0)
+    save_net(tmp_path / "nets" / "digits_mlp.pt", "digits_mlp", build("digits_mlp"))
+    spec = CrossbarSpec(rows=32, cols=32)
+    sim = {"weight_bits": 6, "input_bits": 6, "bits_per_slice": 2, "bits_per_stream": 2,
+           "adc_bits": lossless_adc_bits(spec, 2, 2), "negative_weights": "differential",
+           "weight_scale": "per_channel"}
+    cfg = StudyConfig(crossbar_model="analytical", models=("analytical",), voltages=(0.25, 0.5),
+                      test_subset=40, batch_size=20, nets_dir=str(tmp_path / "nets"),
+                      sim=sim, train={"nets": ["digits_mlp"]})
+    return cfg, spec
+
+
+def test_study_report_is_model_network_voltage_top1(tmp_path) -> None:
+    cfg, spec = _tiny_study(tmp_path)
+    report = run_study(cfg, spec, log=False)
+    assert set(report) == {"float", "ideal", "analytical", "test_images"}
+    assert set(report["ideal"]["digits_mlp"]) == {"0.25V", "0.5V"}
+    assert report["test_images"] == {"digits_mlp": 40}
+    for model in ("ideal", "analytical"):
+        for entry in report[model]["digits_mlp"].values():
+            assert 0.0 <= entry["top1"] <= 1.0
+    # a lossless ideal crossbar is the quantised network: the read voltage cannot matter
+    assert report["ideal"]["digits_mlp"]["0.25V"] == report["ideal"]["digits_mlp"]["0.5V"]
+    write_outputs(report, cfg, tmp_path / "reports", tmp_path / "plots")
+    assert json.loads((tmp_path / "reports" / "accuracy.json").read_text()) == report
+    for name in ("accuracy.png", "accuracy.csv", "accuracy_headline.png", "accuracy_headline.csv"):
+        assert (tmp_path / "plots" / name).stat().st_size > 0
+
+
+def test_ground_truth_ranks_the_reference_itself_best(tmp_path) -> None:
+    cfg, spec = _tiny_study(tmp_path)
+    torch.manual_seed(0)
+    net = build("digits_mlp")
+    x, y = torch.rand(6, 1, 8, 8), torch.arange(6)
+    out = compare_models(net, x, y, cfg, spec, "analytical", ["ideal", "analytical"],
+                         {}, "cpu")
+    assert out["best_model"] == "analytical"
+    assert out["analytical"]["abs_top1_error"] == 0.0 and out["analytical"]["agreement"] == 1.0
+    assert all(v["rel_rmse"] == 0.0 for v in out["analytical"]["layers"].values())
+    assert set(out["ideal"]["layers"]) == {"1", "3"}
+    assert out["ideal"]["layers"]["1"]["rel_rmse"] > 0
+
+
+def test_switching_model_changes_results_but_not_weights() -> None:
+    torch.manual_seed(0)
+    net = nn.Linear(32, 8)
+    spec = CrossbarSpec(rows=32, cols=32, r_wire_row=20.0, r_wire_col=20.0)
+    cfg = SimConfig(spec=spec, adc_bits=12)
+    sim = convert(net, cfg)
+    x = torch.rand(4, 32)
+    ideal = sim(x)
+    set_crossbar_model(sim, make_model("analytical", spec))
+    assert (sim(x) - ideal).abs().max() > 0      # IR drop lowers the read currents
+    assert torch.equal(sim.weight, net.weight)
