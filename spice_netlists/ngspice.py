@@ -34,11 +34,14 @@ class NgspiceInfo:
     klu: bool
 
 
-@lru_cache(maxsize=None)
 def ngspice_info(executable: str | None = None) -> NgspiceInfo:
     """Find ngspice and check its version; raise :class:`NgspiceError` saying what to
     install when it is missing or too old. ``$NGSPICE`` overrides the executable."""
-    exe = executable or os.environ.get("NGSPICE", "ngspice")
+    return _ngspice_info(executable or os.environ.get("NGSPICE", "ngspice"))
+
+
+@lru_cache(maxsize=None)
+def _ngspice_info(exe: str) -> NgspiceInfo:
     path = shutil.which(exe)
     if path is None:
         raise NgspiceError(f"ngspice executable {exe!r} not found on PATH; {INSTALL_HINT}")
