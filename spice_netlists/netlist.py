@@ -118,11 +118,11 @@ def check_samples(spec: CrossbarSpec, v: np.ndarray, g: np.ndarray) -> tuple[np.
         raise ValueError(f"v has {len(v)} samples but g has {len(g)}")
     if not np.all(np.isfinite(v)):
         k = int(np.argwhere(~np.isfinite(v))[0][0])
-        raise ValueError(f"v of sample {k} is not finite: {v[k]!r}")
+        raise ValueError(f"v of sample {k} is not finite: {v[k].tolist()!r}")
     bad = ~np.isfinite(g) | (g < 0)
     if bad.any():
         k, i, j = (int(x) for x in np.argwhere(bad)[0])
-        raise ValueError(f"g[{k}, {i}, {j}] = {g[k, i, j]!r}: conductances must be finite and >= 0 S")
+        raise ValueError(f"g[{k}, {i}, {j}] = {float(g[k, i, j])!r}: conductances must be finite and >= 0 S")
     return v, g
 
 
