@@ -138,7 +138,11 @@ class GeniexNet(nn.Module):
 
     def head(self, pre: torch.Tensor) -> torch.Tensor:
         """Outputs (..., C) from first-layer pre-activations (..., hidden[0])."""
-        return self.out(self.later(torch.relu(pre)))
+        return self.tail(torch.relu(pre))
+
+    def tail(self, hidden: torch.Tensor) -> torch.Tensor:
+        """Outputs (..., C) from first-layer activations (after the ReLU)."""
+        return self.out(self.later(hidden))
 
     def forward(self, g_scaled: torch.Tensor, v_scaled: torch.Tensor) -> torch.Tensor:
         """Outputs (..., C) with the first layer applied per tile then per input."""
@@ -237,8 +241,8 @@ class GeniexModel(CrossbarModel):
     @torch.no_grad()
     def mvm(self, prepared: GeniexPrepared, v: torch.Tensor) -> torch.Tensor:
         dtype = torch.promote_types(v.dtype, prepared.base.dtype)
-        pre = torch.nn.functional.linear(self.scale_v(v).to(torch.float32), self.net.w_v)
-        out = self.net.head(pre + prepared.h_g)
+        hidden = torch.nn.functional.linear(self.scale_v(v).to(torch.float32), self.net.w_v)
+        out = self.net.tail(hidden.add_(prepared.h_g).relu_())   # in place: no extra copies
         base_current = matvec(v.to(dtype), prepared.base.to(dtype))
         return self._currents(base_current, out, prepared.out0)
 

@@ -53,7 +53,7 @@ class BenchParams:
     sizes: list[int] = field(default_factory=lambda: [32, 64])
     tiles: int = 64
     vectors: int = 256
-    repeats: int = 5
+    repeats: int = 7
     hidden: list[int] = field(default_factory=lambda: [500])
     threads: int = 1              # torch CPU threads (0: torch's default)
     device: str = "cpu"

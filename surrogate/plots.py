@@ -67,7 +67,8 @@ def parity(out: Path, predictions: Predictions, points: int) -> None:
 
 def error_histograms(out: Path, predictions: Predictions, specs: Mapping[str, CrossbarSpec],
                      bins: int) -> None:
-    """Histograms of column-current error in % of full scale, models overlaid."""
+    """Histograms of column-current error in % of full scale, models overlaid; the
+    range is ±(99.5th percentile of |error|), errors beyond it count in the end bins."""
     labels = list(specs)
     fig, axes = plt.subplots(1, len(labels), squeeze=False, figsize=(4.2 * len(labels), 3.4))
     rows: dict[str, list[list[object]]] = {m: [] for m in predictions}
