@@ -68,7 +68,7 @@ def _table(values: np.ndarray) -> str:
     return f"pwl(v(idx),{pairs})"
 
 
-class _Nodes:
+class NodeNames:
     """Node names of one crossbar, merging the two ends of every zero resistance."""
 
     def __init__(self, spec: CrossbarSpec) -> None:
@@ -140,7 +140,7 @@ def crossbar_netlist(spec: CrossbarSpec, v: np.ndarray, g: np.ndarray, raw_path:
     """
     v, g = check_samples(spec, v, g)
     m = len(v)
-    s, n = spec, _Nodes(spec)
+    s, n = spec, NodeNames(spec)
     lines = [f"* crossbar {s.rows}x{s.cols} {s.device}, {m} samples", options.card(),
              "Vidx idx 0 0"]
     for i in range(s.rows):
