@@ -12,10 +12,17 @@ then scored on
 
 ``best_model`` per voltage is the cheap model with the smallest ``abs_top1_error``
 (ties broken by higher agreement, then lower mean layer error).
+
+``python -m functional_sim.ground_truth --params params.yaml`` writes
+``reports/ground_truth.json``; while ``functional_sim.ground_truth.enabled`` is false it
+writes ``{"enabled": false}`` only (the SPICE runs take minutes).
 """
 
 from __future__ import annotations
 
+import argparse
+import json
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -26,7 +33,7 @@ from functional_sim.convert import convert, sim_layers
 from functional_sim.data import load_dataset, pick_test_images
 from functional_sim.evaluate import load_net, predict
 from functional_sim.nets import NETS
-from functional_sim.params import net_path
+from functional_sim.params import base_spec, net_path, read_params, study_config
 from spice_netlists import CrossbarSpec
 from surrogate import make_model
 
@@ -95,3 +102,24 @@ def run_ground_truth(cfg: StudyConfig, spec: CrossbarSpec, device: str = "cpu") 
         report[volt_key(volts)] = compare_models(net, x, y, cfg, tile, gt.reference,
                                                  list(gt.models), checkpoints, device)
     return report
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="SPICE-in-the-loop accuracy check.")
+    parser.add_argument("--params", default="params.yaml")
+    parser.add_argument("--out", default="reports/ground_truth.json")
+    parser.add_argument("--device", default="cpu")
+    args = parser.parse_args(argv)
+    params = read_params(args.params)
+    cfg = study_config(params)
+    report: dict[str, Any] = {"enabled": cfg.ground_truth.enabled}
+    if cfg.ground_truth.enabled:
+        report.update(run_ground_truth(cfg, base_spec(params), args.device))
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2) + "\n")
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -15,8 +15,7 @@ Writes ``reports/accuracy.json``::
 
 (top-1 as a fraction in [0, 1]), ``plots/accuracy.csv`` + ``plots/accuracy.png`` (all
 models) and ``plots/accuracy_headline.csv`` + ``.png`` (float, ideal and the headline
-model). With ``ground_truth.enabled`` it also writes ``reports/ground_truth.json``
-(:mod:`functional_sim.ground_truth`).
+model). The SPICE-in-the-loop check is its own stage, :mod:`functional_sim.ground_truth`.
 """
 
 from __future__ import annotations
@@ -124,10 +123,6 @@ def main(argv: list[str] | None = None) -> None:
     spec = base_spec(params)
     report = run_study(cfg, spec, device)
     write_outputs(report, cfg, Path(args.reports), Path(args.plots))
-    if cfg.ground_truth.enabled:
-        from functional_sim.ground_truth import run_ground_truth
-        gt = run_ground_truth(cfg, spec, device)
-        (Path(args.reports) / "ground_truth.json").write_text(json.dumps(gt, indent=2) + "\n")
 
 
 if __name__ == "__main__":
