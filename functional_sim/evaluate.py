@@ -39,4 +39,4 @@ def predict(net: nn.Module, x: torch.Tensor, batch_size: int = 256,
 def top1(net: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 256,
          device: str | torch.device = "cpu") -> float:
     """Top-1 accuracy (fraction in [0, 1])."""
-    return float((predict(net, x, batch_size, device) == y).float().mean())
+    return float((predict(net, x, batch_size, device) == y).double().mean())

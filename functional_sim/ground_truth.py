@@ -67,7 +67,7 @@ def compare_models(net: nn.Module, x: torch.Tensor, y: torch.Tensor, cfg: StudyC
                             checkpoint=checkpoints.get(reference))
     ref_net = convert(net, ref_cfg)
     ref_pred, ref_io = _capture(ref_net, x, device)
-    out: dict[str, Any] = {reference: {"top1": float((ref_pred == y).float().mean())}}
+    out: dict[str, Any] = {reference: {"top1": float((ref_pred == y).double().mean())}}
     for name in models:
         sim_cfg = cfg.sim.with_(spec=spec, crossbar_model=name, checkpoint=checkpoints.get(name))
         model = make_model(name, spec, sim_cfg.checkpoint)
@@ -78,9 +78,9 @@ def compare_models(net: nn.Module, x: torch.Tensor, y: torch.Tensor, cfg: StudyC
             for lname, layer in sim_layers(sim_net):
                 inp, ref_out = ref_io[lname]
                 layers[lname] = {"rel_rmse": _rel_rms(layer(inp.to(device)).cpu(), ref_out)}
-        acc = float((pred == y).float().mean())
+        acc = float((pred == y).double().mean())
         out[name] = {"top1": acc, "abs_top1_error": abs(acc - out[reference]["top1"]),
-                     "agreement": float((pred == ref_pred).float().mean()), "layers": layers}
+                     "agreement": float((pred == ref_pred).double().mean()), "layers": layers}
     ranked = sorted(models, key=lambda m: (out[m]["abs_top1_error"], -out[m]["agreement"],
                                            sum(v["rel_rmse"] for v in out[m]["layers"].values())))
     out["best_model"] = ranked[0] if ranked else None
