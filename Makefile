@@ -26,8 +26,16 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q -e ".[test]"
 	touch $@
 
+# stage commands call `python`: the venv's comes first
+RUN = PATH="$(CURDIR)/$(VENV)/bin:$$PATH"
+
 repro: setup
-	$(VENV)/bin/dvc repro
+	$(RUN) dvc repro
+
+# The GENIEx-scale study (params/geniex_scale.yaml) as a DVC experiment.
+geniex-scale: setup
+	export PATH="$(CURDIR)/$(VENV)/bin:$$PATH"; \
+	  eval "dvc exp run $$($(PY) scripts/exp_args.py params/geniex_scale.yaml)"
 
 test: setup
 	$(VENV)/bin/pytest -n 2 -q $(PYTEST_ARGS)

@@ -7,8 +7,9 @@ held-out test set into ``data/spice/<tag>/{train,test}`` (see :mod:`datagen.data
 Each chunk of samples is drawn from its own seed (the sweep seed, the split and the
 chunk number), simulated in its own ngspice process and written as its own shard. A
 sweep that is killed resumes on rerun: shards already on disk are kept and only the
-missing chunks run, so the result is identical to an uninterrupted run. A sweep whose
-configuration changed starts afresh in that directory.
+missing chunks run, so the result is identical to an uninterrupted run. A sweep grown
+to more samples keeps its chunks and adds the new ones; a sweep whose sampler, seed,
+chunking or physics changed starts afresh in that directory.
 """
 
 from __future__ import annotations
@@ -24,11 +25,12 @@ from typing import Any, Mapping
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import yaml
 from tqdm.auto import tqdm
 
 from datagen.batch import auto_chunk_size, chunk_bounds
-from datagen.dataset import SPEC_FILE, shard_path, write_shard
+from datagen.dataset import SHARD_GLOB, SPEC_FILE, shard_path, write_shard
 from datagen.executors import open_executor
 from datagen.runner import run_chunk
 from datagen.samplers import SamplerConfig, draw
@@ -71,9 +73,10 @@ class SweepConfig:
             raise ValueError(f"sweep.timeout_s must be > 0, got {self.timeout_s!r}")
 
     def identity(self) -> dict[str, Any]:
-        """What decides the samples (parallelism and timeouts do not)."""
+        """What decides each chunk's samples (the sample count, parallelism and timeouts
+        do not: a sweep grown to more samples keeps the chunks it has)."""
         d = asdict(self)
-        for k in ("workers", "scheduler", "timeout_s"):
+        for k in ("n_samples", "workers", "scheduler", "timeout_s"):
             d.pop(k)
         return d
 
@@ -102,6 +105,13 @@ def _prepare_directory(out: Path, spec: CrossbarSpec, cfg: SweepConfig) -> None:
     sweep_file.write_text(yaml.safe_dump(stamp, sort_keys=False))
 
 
+def _shard_complete(out: Path, k: int, n: int) -> bool:
+    """Whether shard ``k`` exists with all ``n`` samples (the last chunk of a smaller
+    sweep holds fewer and is redone)."""
+    path = shard_path(out, k)
+    return path.exists() and pq.ParquetFile(path).metadata.num_rows == n
+
+
 def _run_one_chunk(spec: CrossbarSpec, cfg: SweepConfig, k: int, lo: int, hi: int,
                    out: str) -> tuple[int, int, int]:
     """Draw, simulate and write chunk ``k`` (samples lo..hi-1); returns (k, n, failed)."""
@@ -126,7 +136,10 @@ def run_sweep(spec: CrossbarSpec, cfg: SweepConfig, out: str | Path, progress: b
     _prepare_directory(out, spec, cfg)
     size = cfg.chunk_size or auto_chunk_size(spec)
     bounds = chunk_bounds(cfg.n_samples, size)
-    todo = [(k, lo, hi) for k, (lo, hi) in enumerate(bounds) if not shard_path(out, k).exists()]
+    todo = [(k, lo, hi) for k, (lo, hi) in enumerate(bounds) if not _shard_complete(out, k, hi - lo)]
+    for stale in out.glob(SHARD_GLOB):   # shards past the end of a shrunk sweep
+        if int(stale.stem.split("-")[1]) >= len(bounds):
+            stale.unlink()
     start = time.perf_counter()
     failed = 0
     bar = tqdm(total=cfg.n_samples, initial=cfg.n_samples - sum(hi - lo for _, lo, hi in todo),

@@ -13,8 +13,8 @@ Writes ``reports/accuracy.json``::
     {"float": {"mnist_cnn": {"top1": …}}, "ideal": {"mnist_cnn": {"0.25V": {"top1": …}}},
      "analytical": {…}, "geniex": {…}, "test_images": {"mnist_cnn": 500}}
 
-(top-1 as a fraction in [0, 1]), ``plots/accuracy.csv`` + ``plots/accuracy.png`` (all
-models) and ``plots/accuracy_headline.csv`` + ``.png`` (float, ideal and the headline
+(top-1 as a fraction in [0, 1]), ``reports/plots/accuracy.csv`` + ``reports/plots/accuracy.png`` (all
+models) and ``reports/plots/accuracy_headline.csv`` + ``.png`` (float, ideal and the headline
 model). The SPICE-in-the-loop check is its own stage, :mod:`functional_sim.ground_truth`.
 """
 
@@ -114,7 +114,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--params", default="params.yaml")
     parser.add_argument("--reports", default="reports")
-    parser.add_argument("--plots", default="plots")
+    parser.add_argument("--plots", default="reports/plots")
     parser.add_argument("--device", default="cpu", help="cpu, cuda or auto")
     args = parser.parse_args(argv)
     device = ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device

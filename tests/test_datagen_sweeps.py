@@ -149,3 +149,16 @@ def test_samplers_stay_in_the_physical_ranges(name):
     assert g.min() >= spec.g_off - 1e-20 and g.max() <= spec.g_on + 1e-20
     if name == "bitlevel":
         assert set(np.round(np.unique(v) / 0.5 * 3, 9)) <= {0.0, 1.0, 2.0, 3.0}
+
+
+def test_growing_a_sweep_keeps_its_chunks_and_equals_a_fresh_larger_sweep(tmp_path):
+    run_sweep(SPEC, SweepConfig(n_samples=10, seed=4, chunk_size=4, workers=1), tmp_path / "grown", progress=False)
+    kept = (tmp_path / "grown" / "shard-00000.parquet").stat().st_mtime_ns
+    summary = run_sweep(SPEC, SweepConfig(n_samples=18, seed=4, chunk_size=4, workers=1),
+                        tmp_path / "grown", progress=False)
+    assert summary["simulated_now"] == 18 - 8          # the partial last chunk is redone
+    assert (tmp_path / "grown" / "shard-00000.parquet").stat().st_mtime_ns == kept
+    run_sweep(SPEC, SweepConfig(n_samples=18, seed=4, chunk_size=4, workers=1), tmp_path / "fresh", progress=False)
+    np.testing.assert_array_equal(load_dataset(tmp_path / "grown").i, load_dataset(tmp_path / "fresh").i)
+    run_sweep(SPEC, SweepConfig(n_samples=6, seed=4, chunk_size=4, workers=1), tmp_path / "grown", progress=False)
+    assert len(load_dataset(tmp_path / "grown")) == 6

@@ -1,0 +1,42 @@
+"""Print `dvc exp run` flags (-S key=value) that turn params.yaml into another params file.
+
+    dvc exp run $(python scripts/exp_args.py params/geniex_scale.yaml)
+
+Every leaf of the given file that differs from params.yaml becomes one ``-S`` flag, so a
+named parameter set runs as a DVC experiment and ``dvc metrics diff`` / ``dvc exp show``
+compare it with the default run.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+from pathlib import Path
+
+import yaml
+
+
+def leaves(tree, prefix=""):
+    """(dotted key, value) of every leaf; lists are leaves."""
+    if isinstance(tree, dict):
+        for key, value in tree.items():
+            yield from leaves(value, f"{prefix}{key}.")
+    else:
+        yield prefix[:-1], tree
+
+
+def main() -> None:
+    if len(sys.argv) not in (2, 3):
+        sys.exit("usage: exp_args.py OTHER_PARAMS.yaml [BASE_PARAMS.yaml]")
+    other = yaml.safe_load(Path(sys.argv[1]).read_text())
+    base = dict(leaves(yaml.safe_load(Path(sys.argv[2] if len(sys.argv) == 3 else "params.yaml").read_text())))
+    flags = []
+    for key, value in leaves(other):
+        if base.get(key, object()) != value:
+            flags += ["-S", f"{key}={json.dumps(value)}"]
+    print(" ".join(shlex.quote(f) for f in flags))
+
+
+if __name__ == "__main__":
+    main()
