@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Mapping
 
+import numpy as np
 import yaml
 
 DEVICES = ("linear", "sinh", "1t1r")
@@ -137,6 +138,28 @@ class CrossbarSpec:
         """A: the ideal column current with every device at g_on and every input at
         v_read_max (rows·g_on·v_read_max): the scale of the RMSE reports."""
         return self.rows * self.g_on * self.v_read_max
+
+    def device_drive(self, v: Any) -> Any:
+        """Current per siemens (A/S) a device passes with ``v`` volts across it.
+
+        A device of conductance ``G`` passes ``G · device_drive(v)``:
+
+        * ``sinh``: ``sinh(a·v)/a`` with ``a = sinh_a`` (tends to ``v`` for small ``v``);
+        * ``linear``: ``v``;
+        * ``1t1r``: ``v`` (the memristor itself is linear; the access transistor's drop
+          is part of the cell, not of this law).
+
+        Works elementwise on floats, numpy arrays and torch tensors (any device, dtype
+        kept); the linear laws return ``v`` itself. ``device_drive(0) == 0`` exactly,
+        and the function is odd. Crossbar models use it as the device-aware baseline
+        ``I = G_effᵀ · device_drive(v)`` (see ``surrogate.analytical``).
+        """
+        if self.device != "sinh":
+            return v
+        a = self.sinh_a
+        if hasattr(v, "sinh"):                 # torch tensors
+            return (v * a).sinh() / a
+        return np.sinh(np.multiply(v, a)) / a
 
     @property
     def label(self) -> str:
