@@ -3,7 +3,9 @@
 A checkpoint is one ``torch.save`` file holding only tensors and plain types (dict,
 list, str, float, int), read back with ``torch.load(weights_only=True)``: loading never
 unpickles arbitrary objects. Loading compares the checkpoint's :class:`CrossbarSpec`
-with the spec in use and refuses a mismatch, naming the differing fields.
+with the spec in use and refuses a mismatch, naming the differing fields. A checkpoint
+whose config has no ``baseline`` (written before the option existed) loads with
+``baseline: analytical``, the baseline it was trained on.
 """
 
 from __future__ import annotations
@@ -83,7 +85,8 @@ def load_geniex(path: str | Path, spec: CrossbarSpec | None = None) -> GeniexMod
         if diffs:
             raise SpecMismatchError(f"GENIEx checkpoint {path} was trained for a different "
                                     f"crossbar; differing fields: " + "; ".join(diffs))
-    config = GeniexConfig.from_dict(payload["config"])
+    # checkpoints written before GeniexConfig.baseline existed used the linear baseline
+    config = GeniexConfig.from_dict({"baseline": "analytical", **payload["config"]})
     net = GeniexNet(saved.rows, saved.cols, config.hidden)
     net.load_state_dict(payload["state"])
     return GeniexModel(saved, config, net, Normalisation.from_dict(payload["normalisation"]),

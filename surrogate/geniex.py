@@ -24,6 +24,23 @@ layer of 500); C outputs. Two targets are available (:class:`GeniexConfig.target
     cell's current grows by ~``(a·V)²/6``). Columns with analytical or SPICE current below
     ``ratio_min_current`` × full scale are masked out of the loss, as for ``ratio``.
 
+The linear model a target is built on is chosen by :attr:`GeniexConfig.baseline`:
+
+``analytical``
+    the model as GENIEx defines it, devices linear: ``I_base = vᵀ·M`` with ``M = G_eff``
+    (the analytical model; residual and relative targets) or ``M = G`` (the ideal model;
+    ratio target).
+``device`` (default for residual and relative)
+    the same matrix with each device's own I–V applied to the inputs,
+    ``I_base = CrossbarSpec.device_drive(v)ᵀ·M`` (sinh devices: ``sinh(a·v)/a``; linear
+    and 1T1R devices: ``v``, the same as ``analytical``). For residual and relative this
+    is the :class:`surrogate.analytical.AnalyticalDeviceModel`: it removes most of the
+    analytical model's error on sinh crossbars (each device's nonlinearity) at no extra
+    per-MVM cost, so the network only learns what the physics misses (the interplay of
+    nonlinear devices and wire drops). Zero input still gives exactly zero current.
+
+Checkpoints written before the option existed load as ``analytical``.
+
 Per tile, everything that depends on G alone is computed once in
 :meth:`GeniexModel.prepare`: the first layer's G part ``W1_G·g_scaled + b1``, the
 analytical ``G_eff`` (or G for the ratio target) and ``f(g, 0)``. Each MVM then costs
@@ -45,6 +62,7 @@ from surrogate.analytical import effective_conductance
 from surrogate.base import CrossbarModel, matvec
 
 TARGETS = ("ratio", "residual", "relative")
+BASELINES = ("analytical", "device")
 
 
 @dataclass
@@ -55,6 +73,10 @@ class GeniexConfig:
         target: ``ratio`` (published: I_ideal/I_nonideal), ``residual`` (additive
             correction to the analytical model in units of full-scale current) or
             ``relative`` (multiplicative correction to the analytical model).
+        baseline: the linear model the target corrects: ``analytical`` (devices linear,
+            as GENIEx) or ``device`` (device I–V applied to the inputs, see the module
+            docstring). Left out (``None``): ``device`` for residual and relative,
+            ``analytical`` (the published ideal baseline) for ratio.
         hidden: hidden layer widths, e.g. ``[500]`` (published) or ``[1024, 1024]``.
         epochs: most training epochs.
         batch_size: samples per Adam step.
@@ -72,6 +94,7 @@ class GeniexConfig:
     """
 
     target: str = "residual"
+    baseline: str | None = None
     hidden: list[int] = field(default_factory=lambda: [500])
     epochs: int = 200
     batch_size: int = 256
@@ -87,6 +110,11 @@ class GeniexConfig:
     def __post_init__(self) -> None:
         if self.target not in TARGETS:
             raise ValueError(f"GeniexConfig.target must be one of {TARGETS}, got {self.target!r}")
+        if self.baseline is None:
+            self.baseline = "analytical" if self.target == "ratio" else "device"
+        if self.baseline not in BASELINES:
+            raise ValueError(f"GeniexConfig.baseline must be one of {BASELINES}, "
+                             f"got {self.baseline!r}")
         self.hidden = [int(h) for h in self.hidden]
         if not self.hidden or min(self.hidden) < 1:
             raise ValueError(f"GeniexConfig.hidden must list positive widths, got {self.hidden!r}")
@@ -99,13 +127,21 @@ class GeniexConfig:
         if self.device not in ("auto", "cpu", "cuda"):
             raise ValueError(f"GeniexConfig.device must be auto, cpu or cuda, got {self.device!r}")
 
+    @property
+    def baseline_model(self) -> str:
+        """The baseline as a crossbar-model name: ``ideal`` or ``analytical`` (the
+        target's linear model), with ``_device`` appended for baseline ``device``."""
+        linear = "ideal" if self.target == "ratio" else "analytical"
+        return linear + ("_device" if self.baseline == "device" else "")
+
     def to_dict(self) -> dict[str, Any]:
         """Plain types only; inverse of :meth:`from_dict`."""
         return asdict(self)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "GeniexConfig":
-        """Build from a mapping (a params.yaml section); unknown keys are errors."""
+        """Build from a mapping (a params.yaml section); unknown keys are errors and a
+        missing ``baseline`` takes the target's default."""
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
@@ -174,7 +210,8 @@ class Normalisation:
 @dataclass
 class GeniexPrepared:
     """Per-tile state: first-layer G part (T, h), the linear base matrix (T, R, C)
-    (G for ``ratio``, else G_eff) and, for ``residual``, f(g, 0) (T, C)."""
+    (G for ``ratio``, else G_eff) and, for ``residual``, f(g, 0) (T, C). The baseline
+    current is ``drive(v)ᵀ·base`` (:meth:`GeniexModel.base_current`)."""
 
     h_g: torch.Tensor
     base: torch.Tensor
@@ -216,6 +253,16 @@ class GeniexModel(CrossbarModel):
             return effective_conductance(self.spec, g).to(g.dtype)
         return g
 
+    def base_current(self, v: torch.Tensor, base: torch.Tensor) -> torch.Tensor:
+        """The baseline current ``drive(v)ᵀ·base`` in the promoted dtype of v and base:
+        ``drive`` is the spec's device I–V for baseline ``device``, the identity for
+        ``analytical``."""
+        dtype = torch.promote_types(v.dtype, base.dtype)
+        v = v.to(dtype)
+        if self.config.baseline == "device":
+            v = self.spec.device_drive(v)
+        return matvec(v, base.to(dtype))
+
     # --------------------------------------------------------------- combination
     def _currents(self, base_current: torch.Tensor, out: torch.Tensor,
                   out0: torch.Tensor | None) -> torch.Tensor:
@@ -240,11 +287,9 @@ class GeniexModel(CrossbarModel):
 
     @torch.no_grad()
     def mvm(self, prepared: GeniexPrepared, v: torch.Tensor) -> torch.Tensor:
-        dtype = torch.promote_types(v.dtype, prepared.base.dtype)
         hidden = torch.nn.functional.linear(self.scale_v(v).to(torch.float32), self.net.w_v)
         out = self.net.tail(hidden.add_(prepared.h_g).relu_())   # in place: no extra copies
-        base_current = matvec(v.to(dtype), prepared.base.to(dtype))
-        return self._currents(base_current, out, prepared.out0)
+        return self._currents(self.base_current(v, prepared.base), out, prepared.out0)
 
     @torch.no_grad()
     def full_forward(self, v: torch.Tensor, g: torch.Tensor, base: torch.Tensor | None = None) -> torch.Tensor:
@@ -257,5 +302,4 @@ class GeniexModel(CrossbarModel):
         out = net.full(gs, vs)
         out0 = net.full(gs, torch.zeros_like(vs)) if self.config.target == "residual" else None
         base = self.base_matrix(g) if base is None else base
-        dtype = torch.promote_types(v.dtype, base.dtype)
-        return self._currents(matvec(v.to(dtype), base.to(dtype)), out, out0)
+        return self._currents(self.base_current(v, base), out, out0)

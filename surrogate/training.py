@@ -25,14 +25,29 @@ from surrogate.geniex import GeniexConfig, GeniexModel, GeniexNet, Normalisation
 
 
 def linear_currents(spec: CrossbarSpec, v: np.ndarray, g: np.ndarray,
-                    analytical: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
+                    analytical: bool = True, device: bool = False
+                    ) -> tuple[np.ndarray, np.ndarray | None]:
     """Ideal and (optionally) analytical column currents (M, C), float64, for samples
-    v (M, R), g (M, R, C) that each have their own conductances."""
-    ideal = np.einsum("mr,mrc->mc", v, g)
+    v (M, R), g (M, R, C) that each have their own conductances.
+
+    ``device``: apply the device I–V to the inputs first (``spec.device_drive(v)``), the
+    device-aware variants of both models (see :class:`GeniexConfig` ``baseline``)."""
+    x = spec.device_drive(np.asarray(v, dtype=np.float64)) if device else v
+    ideal = np.einsum("mr,mrc->mc", x, g)
     if not analytical:
         return ideal, None
     g_eff = effective_conductance(spec, torch.from_numpy(np.ascontiguousarray(g, dtype=np.float64)))
-    return ideal, np.einsum("mr,mrc->mc", v, g_eff.numpy())
+    return ideal, np.einsum("mr,mrc->mc", x, g_eff.numpy())
+
+
+def base_currents(config: GeniexConfig, spec: CrossbarSpec, v: np.ndarray,
+                  g: np.ndarray) -> np.ndarray:
+    """The baseline currents (M, C) the config's target corrects: the ideal model for
+    ``ratio``, else the analytical one; device I–V on the inputs for baseline
+    ``device``. Equals :meth:`GeniexModel.base_current` on the same samples."""
+    ideal, an = linear_currents(spec, v, g, analytical=config.target != "ratio",
+                                device=config.baseline == "device")
+    return ideal if an is None else an
 
 
 @dataclass
@@ -47,22 +62,22 @@ class TrainingData:
     target: torch.Tensor        # (M, C) normalised
     weight: torch.Tensor        # (M, C)
     i_spice: torch.Tensor       # (M, C) A, float64
-    i_base: torch.Tensor        # (M, C) A, float64: analytical (residual) or ideal (ratio)
+    i_base: torch.Tensor        # (M, C) A, float64: the baseline (see base_currents)
 
 
 def raw_targets(config: GeniexConfig, spec: CrossbarSpec, i_spice: np.ndarray,
-                i_ideal: np.ndarray, i_an: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-    """Un-normalised targets (M, C) and their loss weights (M, C)."""
+                i_base: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Un-normalised targets (M, C) and their loss weights (M, C) from the SPICE
+    currents and the baseline currents of :func:`base_currents`."""
     fs = spec.full_scale_current
     if config.target == "residual":
-        return (i_spice - i_an) / fs, np.ones_like(i_spice)
+        return (i_spice - i_base) / fs, np.ones_like(i_spice)
     thr = config.ratio_min_current * fs
+    valid = (np.abs(i_base) >= thr) & (np.abs(i_spice) >= thr)
     if config.target == "relative":
-        valid = (np.abs(i_an) >= thr) & (np.abs(i_spice) >= thr)
-        rel = np.where(valid, i_spice / np.where(valid, i_an, 1.0) - 1.0, 0.0)
+        rel = np.where(valid, i_spice / np.where(valid, i_base, 1.0) - 1.0, 0.0)
         return rel, valid.astype(np.float64)
-    valid = (np.abs(i_ideal) >= thr) & (np.abs(i_spice) >= thr)
-    ratio = np.where(valid, i_ideal / np.where(valid, i_spice, 1.0), 1.0)
+    ratio = np.where(valid, i_base / np.where(valid, i_spice, 1.0), 1.0)
     return ratio, valid.astype(np.float64)
 
 
@@ -104,15 +119,16 @@ def train_geniex(dataset: CrossbarDataset, config: GeniexConfig, *, progress: bo
 
     Returns the model (best validation epoch), the per-epoch history
     (``epoch, train_loss, val_loss, val_rmse_pct_fs``) and summary metrics (best epoch,
-    its validation RMSE, and the analytical/ideal baseline on the same validation set).
+    its validation RMSE, and that of the baseline the target corrects, see
+    :func:`base_currents`, on the same validation set).
     """
     spec = dataset.spec
     ds = dataset.converged()
     if len(ds) < 4:
         raise ValueError(f"dataset has {len(ds)} converged samples; need at least 4 to train")
     residual = config.target == "residual"
-    i_ideal, i_an = linear_currents(spec, ds.v, ds.g, analytical=config.target != "ratio")
-    y, w = raw_targets(config, spec, ds.i, i_ideal, i_an)
+    i_base = base_currents(config, spec, ds.v, ds.g)
+    y, w = raw_targets(config, spec, ds.i, i_base)
     idx_train, idx_val = train_test_split(np.arange(len(ds)), test_size=config.val_fraction,
                                           random_state=config.seed, shuffle=True)
     norm = fit_normalisation(config, y[idx_train], w[idx_train])
@@ -129,7 +145,7 @@ def train_geniex(dataset: CrossbarDataset, config: GeniexConfig, *, progress: bo
         target=torch.from_numpy((y - norm.mean) / norm.scale).float().to(device),
         weight=torch.from_numpy(w).float().to(device),
         i_spice=torch.from_numpy(ds.i).to(device),
-        i_base=torch.from_numpy(i_ideal if i_an is None else i_an).to(device),
+        i_base=torch.from_numpy(i_base).to(device),
     )
     tr = torch.from_numpy(idx_train).to(device)
     va = torch.from_numpy(idx_val).to(device)

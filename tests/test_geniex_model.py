@@ -1,4 +1,5 @@
 """GENIEx surrogate: shapes, zero-input exactness, per-tile caching, checkpoints, config,
+the device-aware baseline (spec.device_drive, analytical_device, GeniexConfig.baseline),
 and a tiny training run on real ngspice data that beats the analytical model."""
 
 from __future__ import annotations
@@ -12,19 +13,23 @@ import datagen
 from datagen.dataset import CrossbarDataset
 from spice_netlists import CrossbarSpec
 from surrogate import make_model
-from surrogate.analytical import AnalyticalModel
+from surrogate.analytical import AnalyticalDeviceModel, AnalyticalModel, effective_conductance
 from surrogate.checkpoint import SpecMismatchError, load_geniex, read_checkpoint, save_geniex
 from surrogate.geniex import GeniexConfig, GeniexModel, GeniexNet, Normalisation
-from surrogate.training import train_geniex
+from surrogate.training import base_currents, train_geniex
 
 SPEC = CrossbarSpec(rows=6, cols=5, device="sinh", v_read_max=0.5)
 
 
-def untrained(target: str, hidden: list[int] = [32], spec: CrossbarSpec = SPEC) -> GeniexModel:
+def untrained(target: str, hidden: list[int] = [32], spec: CrossbarSpec = SPEC,
+              baseline: str | None = None) -> GeniexModel:
     torch.manual_seed(0)
     norm = Normalisation(mean=1.0 if target == "ratio" else 0.0, scale=0.05)
-    return GeniexModel(spec, GeniexConfig(target=target, hidden=hidden),
+    return GeniexModel(spec, GeniexConfig(target=target, hidden=hidden, baseline=baseline),
                        GeniexNet(spec.rows, spec.cols, hidden), norm, data_identity="abc")
+
+
+BASELINES = ["analytical", "device"]
 
 
 def inputs(t: int, b: int, seed: int = 0, spec: CrossbarSpec = SPEC) -> tuple[torch.Tensor, torch.Tensor]:
@@ -46,30 +51,79 @@ def test_prepare_then_mvm_broadcasts_inputs_over_tiles(target: str, hidden: list
     assert torch.all(torch.isfinite(out))
 
 
+@pytest.mark.parametrize("baseline", BASELINES)
 @pytest.mark.parametrize("target", ["ratio", "residual", "relative"])
-def test_zero_input_gives_exactly_zero_current(target: str) -> None:
-    model = untrained(target)
+def test_zero_input_gives_exactly_zero_current(target: str, baseline: str) -> None:
+    model = untrained(target, baseline=baseline)
     _, g = inputs(t=3, b=1)
     out = model.mvm(model.prepare(g), torch.zeros(2, 3, SPEC.rows, dtype=torch.float64))
     assert torch.equal(out, torch.zeros_like(out))
 
 
+@pytest.mark.parametrize("baseline", BASELINES)
 @pytest.mark.parametrize("target", ["ratio", "residual", "relative"])
-def test_cached_prepare_equals_full_first_layer_evaluation(target: str) -> None:
-    model = untrained(target, [64, 16])
+def test_cached_prepare_equals_full_first_layer_evaluation(target: str, baseline: str) -> None:
+    model = untrained(target, [64, 16], baseline=baseline)
     v, g = inputs(t=5, b=3)
     cached = model.mvm(model.prepare(g), v)
     full = model.full_forward(v, g.expand(3, *g.shape))
     torch.testing.assert_close(cached, full, rtol=1e-5, atol=1e-6 * SPEC.full_scale_current)
 
 
-def test_residual_target_sits_on_the_analytical_model() -> None:
-    model = untrained("residual")
-    with torch.no_grad():
-        model.net.out.weight.zero_()       # f(g, v) constant -> correction zero
+@pytest.mark.parametrize("target", ["residual", "relative"])
+def test_zero_weight_network_sits_on_its_baseline(target: str) -> None:
     v, g = inputs(t=2, b=2)
-    an = AnalyticalModel(SPEC)(v, g)
-    torch.testing.assert_close(model(v, g), an, rtol=1e-12, atol=0.0)
+    g_eff = effective_conductance(SPEC, g)
+    a = SPEC.sinh_a
+    want = {"analytical": torch.einsum("btr,trc->btc", v, g_eff),
+            "device": torch.einsum("btr,trc->btc", torch.sinh(a * v) / a, g_eff)}
+    for baseline, model_name in (("analytical", "analytical"), ("device", "analytical_device")):
+        model = untrained(target, baseline=baseline)
+        with torch.no_grad():
+            model.net.out.weight.zero_()       # f(g, v) = bias: residual 0, relative δ = 0
+            model.net.out.bias.zero_()
+        torch.testing.assert_close(model(v, g), want[baseline], rtol=1e-12, atol=0.0)
+        torch.testing.assert_close(make_model(model_name, SPEC)(v, g), want[baseline],
+                                   rtol=1e-12, atol=0.0)
+    torch.testing.assert_close(AnalyticalModel(SPEC)(v, g), want["analytical"], rtol=1e-12, atol=0)
+
+
+def test_device_drive_is_the_device_law_on_numpy_and_torch() -> None:
+    x = np.linspace(-0.5, 0.5, 11)
+    np.testing.assert_allclose(SPEC.device_drive(x), np.sinh(2.0 * x) / 2.0, rtol=1e-15)
+    t32 = torch.from_numpy(x).float()
+    out = SPEC.device_drive(t32)
+    assert isinstance(out, torch.Tensor) and out.dtype == torch.float32
+    torch.testing.assert_close(out, torch.sinh(2.0 * t32) / 2.0)
+    assert SPEC.device_drive(0.0) == 0.0 and SPEC.device_drive(0.25) == pytest.approx(
+        np.sinh(0.5) / 2.0, rel=1e-15)
+    for device in ("linear", "1t1r"):
+        spec = SPEC.with_(device=device)
+        assert spec.device_drive(t32) is t32 and spec.device_drive(x) is x
+        v, g = inputs(t=2, b=1, spec=spec)
+        torch.testing.assert_close(make_model("analytical_device", spec)(v, g),
+                                   AnalyticalModel(spec)(v, g), rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("target", ["ratio", "residual", "relative"])
+@pytest.mark.parametrize("baseline", BASELINES)
+def test_training_baseline_equals_the_models_baseline(target: str, baseline: str) -> None:
+    model = untrained(target, baseline=baseline)
+    v, g = inputs(t=4, b=1)
+    want = model.base_current(v[0], model.prepare(g).base).numpy()
+    got = base_currents(model.config, SPEC, v[0].numpy(), g.numpy())
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=0)
+
+
+def test_baseline_defaults_follow_the_target() -> None:
+    assert GeniexConfig(target="relative").baseline == "device"
+    assert GeniexConfig(target="residual").baseline == "device"
+    assert GeniexConfig(target="ratio").baseline == "analytical"
+    assert GeniexConfig(target="ratio").baseline_model == "ideal"
+    assert GeniexConfig(target="relative").baseline_model == "analytical_device"
+    assert GeniexConfig.from_dict({"target": "relative", "baseline": "analytical"}).baseline == "analytical"
+    with pytest.raises(ValueError, match="baseline"):
+        GeniexConfig(baseline="devices")
 
 
 def test_float32_inputs_give_float32_currents() -> None:
@@ -91,6 +145,23 @@ def test_checkpoint_round_trip_is_exact_and_loads_weights_only(tmp_path) -> None
     via_registry = make_model("geniex", SPEC, checkpoint=path)
     torch.testing.assert_close(via_registry(v, g), model(v, g), rtol=0, atol=0)
     assert read_checkpoint(path)["metrics"] == {"val_rmse_pct_fs": 0.5}
+
+
+def test_checkpoint_keeps_the_baseline_and_old_ones_load_as_analytical(tmp_path) -> None:
+    model = untrained("relative", baseline="device")
+    path = tmp_path / "m.pt"
+    save_geniex(model, path)
+    loaded = load_geniex(path, SPEC)
+    assert loaded.config.baseline == "device" and loaded.config == model.config
+    v, g = inputs(t=2, b=3)
+    torch.testing.assert_close(loaded(v, g), model(v, g), rtol=0, atol=0)
+    payload = read_checkpoint(path)              # a checkpoint from before the option
+    del payload["config"]["baseline"]
+    torch.save(payload, tmp_path / "old.pt")
+    old = load_geniex(tmp_path / "old.pt", SPEC)
+    assert old.config.baseline == "analytical"
+    torch.testing.assert_close(old(v, g), untrained("relative", baseline="analytical")(v, g),
+                               rtol=0, atol=0)
 
 
 def test_checkpoint_refuses_a_different_spec_naming_the_fields(tmp_path) -> None:
@@ -155,5 +226,8 @@ def test_tiny_training_run_beats_the_analytical_model(sinh_data, target: str, tm
     analytical = rmse(AnalyticalModel(TRAIN_SPEC), test)
     learned = rmse(model, test)
     assert learned < 0.7 * analytical, (learned, analytical)
+    if target != "ratio":                 # default baseline: device-aware, and better
+        assert model.config.baseline == "device"
+        assert rmse(AnalyticalDeviceModel(TRAIN_SPEC), test) < 0.7 * analytical
     save_geniex(model, tmp_path / "m.pt")
     assert rmse(load_geniex(tmp_path / "m.pt", TRAIN_SPEC), test) == pytest.approx(learned, rel=1e-6)
