@@ -1,12 +1,15 @@
 """Stage CLI: RMSE of every crossbar model against SPICE on the held-out test sets.
 
 ``python -m surrogate.evaluate --params params.yaml`` evaluates ``ideal``,
-``analytical`` and every GENIEx variant of params (checkpoints
-``<models_dir>/<variant>/<tag>.pt``) on ``<data_dir>/<tag>/test`` for each tag, and writes
+``analytical``, ``analytical_device`` (the analytical network with the device I–V on
+its inputs) and every GENIEx variant of params (checkpoints
+``<models_dir>/<variant>/<tag>.pt``) on ``<data_dir>/<tag>/test`` for each tag, and on
+``<dir>/<tag>/test`` for each entry ``<name>: <dir>`` of ``extra_test_sets``, and writes
 
 * ``<reports_dir>/rmse.json``::
 
-      {"<model>": {"<rows>x<cols>/<device>/<v>V": {"rmse_uA": …, "rmse_pct_fs": …}},
+      {"<model>": {"<rows>x<cols>/<device>/<v>V": {"rmse_uA": …, "rmse_pct_fs": …},
+                   "<rows>x<cols>/<device>/<v>V/<name>": {…}},      # extra test sets
        "analytical_over_geniex": {"<label>": analytical RMSE / geniex RMSE}}
 
 * plot data and PNGs under ``<reports_dir>/plots/`` (see :mod:`surrogate.plots`).
@@ -21,11 +24,12 @@ import numpy as np
 import torch
 
 from datagen.dataset import CrossbarDataset, load_dataset
-from surrogate.analytical import AnalyticalModel
+from surrogate.analytical import AnalyticalDeviceModel, AnalyticalModel
 from surrogate.base import CrossbarModel
 from surrogate.checkpoint import load_geniex
 from surrogate.ideal import IdealModel
-from surrogate.params import MAIN_VARIANT, SurrogateParams, load_params, parse_args
+from surrogate.params import (MAIN_VARIANT, SurrogateParams, load_params, parse_args,
+                               require_dataset)
 from surrogate.plots import write_plots
 
 #: samples per prepare/mvm call (each sample is its own tile)
@@ -49,9 +53,11 @@ def rmse_entry(pred: np.ndarray, spice: np.ndarray, full_scale: float) -> dict[s
 
 
 def models_for(params: SurrogateParams, tag: str, ds: CrossbarDataset) -> dict[str, CrossbarModel]:
-    """ideal, analytical and every GENIEx variant, for the test set's spec."""
+    """ideal, analytical, analytical_device and every GENIEx variant, for the test
+    set's spec."""
     models: dict[str, CrossbarModel] = {"ideal": IdealModel(ds.spec),
-                                        "analytical": AnalyticalModel(ds.spec)}
+                                        "analytical": AnalyticalModel(ds.spec),
+                                        "analytical_device": AnalyticalDeviceModel(ds.spec)}
     for variant in params.variants:
         models[variant] = load_geniex(params.checkpoint(variant, tag), ds.spec)
     return models
@@ -61,20 +67,24 @@ def run(params: SurrogateParams) -> dict[str, dict[str, object]]:
     """Evaluate everything; write rmse.json and the plots; return the report."""
     if not params.datasets:
         raise ValueError("params surrogate.datasets lists no dataset tags to evaluate")
+    sets = [(tag, suffix, directory) for tag in params.datasets
+            for suffix, directory in params.test_sets(tag)]
+    for tag, suffix, directory in sets:       # every directory checked before evaluating
+        require_dataset(directory, f"test ({tag}{suffix})")
     report: dict[str, dict[str, object]] = {}
     predictions: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]] = {}
     specs = {}
-    for tag in params.datasets:
-        ds = load_dataset(params.test_dir(tag)).converged()
+    for tag, suffix, directory in sets:
+        ds = load_dataset(directory).converged()
         if len(ds) == 0:
-            raise ValueError(f"test set {params.test_dir(tag)} has no converged samples")
-        label, fs = ds.spec.label, ds.spec.full_scale_current
+            raise ValueError(f"test set {directory} has no converged samples")
+        label, fs = ds.spec.label + suffix, ds.spec.full_scale_current
         specs[label] = ds.spec
         for name, model in models_for(params, tag, ds).items():
             pred = predict(model, ds)
             report.setdefault(name, {})[label] = rmse_entry(pred, ds.i, fs)
             predictions.setdefault(name, {})[label] = (pred, ds.i)
-            print(f"{label:>20} {name:>18}: RMSE {report[name][label]['rmse_uA']:.4g} uA "
+            print(f"{label:>24} {name:>18}: RMSE {report[name][label]['rmse_uA']:.4g} uA "
                   f"= {report[name][label]['rmse_pct_fs']:.4g} % FS")
     report["analytical_over_geniex"] = {
         label: report["analytical"][label]["rmse_uA"] / max(report[MAIN_VARIANT][label]["rmse_uA"], 1e-30)

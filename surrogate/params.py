@@ -10,10 +10,18 @@
       variants:                            # GENIEx networks to train; "geniex" is the one
         geniex: {target: relative, ...}    # make_model("geniex") users pick by default
         geniex_published: {target: ratio, hidden: [500]}
+        geniex_workload: {target: relative, ...}
+      train_data_dirs:                     # variant -> data dir it trains on instead of
+        geniex_workload: data/spice_workload   # data_dir (<dir>/<tag>/train)
+      extra_test_sets:                     # name -> data dir: every model is also scored on
+        workload: data/spice_workload      # <dir>/<tag>/test, labelled "<label>/<name>"
       evaluate: {parity_points: 2000, hist_bins: 60}
       bench: {sizes: [32, 64], tiles: 64, vectors: 256, repeats: 5, hidden: [500], threads: 1}
 
-Every key has a default; unknown keys are errors naming the key.
+Every key has a default; unknown keys are errors naming the key. ``train_data_dirs``
+may only name variants; ``extra_test_sets`` names must be non-empty and contain no
+``/``. A dataset directory that does not exist is an error naming its path
+(:func:`require_dataset`), raised before any training or evaluation starts.
 """
 
 from __future__ import annotations
@@ -71,8 +79,29 @@ class SurrogateParams:
         MAIN_VARIANT: GeniexConfig(target="relative"),
         "geniex_published": GeniexConfig(target="ratio"),
     })
+    train_data_dirs: dict[str, str] = field(default_factory=dict)
+    extra_test_sets: dict[str, str] = field(default_factory=dict)
     evaluate: EvaluateParams = field(default_factory=EvaluateParams)
     bench: BenchParams = field(default_factory=BenchParams)
+
+    def __post_init__(self) -> None:
+        for key in ("train_data_dirs", "extra_test_sets"):
+            value = getattr(self, key)
+            if not isinstance(value, Mapping):
+                raise ValueError(f"params surrogate.{key} must be a mapping, got {value!r}")
+            for name, directory in value.items():
+                if not isinstance(directory, (str, Path)) or not str(directory):
+                    raise ValueError(f"params surrogate.{key}.{name} must be a directory, "
+                                     f"got {directory!r}")
+            setattr(self, key, {str(k): str(v) for k, v in value.items()})
+        unknown = sorted(set(self.train_data_dirs) - set(self.variants))
+        if unknown:
+            raise ValueError(f"params surrogate.train_data_dirs names unknown variant(s) "
+                             f"{unknown}; variants: {sorted(self.variants)}")
+        for name in self.extra_test_sets:
+            if not name or "/" in name:
+                raise ValueError(f"params surrogate.extra_test_sets: bad name {name!r} "
+                                 f"(non-empty, no '/': it ends the report labels)")
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "SurrogateParams":
@@ -90,18 +119,43 @@ class SurrogateParams:
         if "bench" in data:
             data["bench"] = BenchParams(**_only_known(BenchParams, data["bench"] or {},
                                                       "surrogate.bench"))
+        for key in ("train_data_dirs", "extra_test_sets"):
+            if key in data and data[key] is None:
+                data[key] = {}
         data["datasets"] = [str(t) for t in data.get("datasets", [])]
         return cls(**data)
 
     # ---------------------------------------------------------------- paths
-    def train_dir(self, tag: str) -> Path:
-        return Path(self.data_dir) / tag / "train"
+    def train_dir(self, tag: str, variant: str | None = None) -> Path:
+        """``<dir>/<tag>/train``: ``dir`` is the variant's ``train_data_dirs`` entry,
+        else ``data_dir``."""
+        return Path(self.train_data_dirs.get(variant or "", self.data_dir)) / tag / "train"
 
-    def test_dir(self, tag: str) -> Path:
-        return Path(self.data_dir) / tag / "test"
+    def test_dir(self, tag: str, test_set: str | None = None) -> Path:
+        """``<data_dir>/<tag>/test``, or ``<dir>/<tag>/test`` for the extra test set
+        named ``test_set``."""
+        root = self.data_dir if test_set is None else self.extra_test_sets[test_set]
+        return Path(root) / tag / "test"
+
+    def test_sets(self, tag: str) -> list[tuple[str, Path]]:
+        """``(label suffix, directory)`` of every test set of ``tag``: the main one
+        (suffix ``""``), then each extra set (suffix ``"/<name>"``)."""
+        return [("", self.test_dir(tag))] + [(f"/{name}", self.test_dir(tag, name))
+                                             for name in self.extra_test_sets]
 
     def checkpoint(self, variant: str, tag: str) -> Path:
         return Path(self.models_dir) / variant / f"{tag}.pt"
+
+
+def require_dataset(directory: str | Path, role: str) -> Path:
+    """``directory`` as a Path; a clear error naming it (and its role) if it does not
+    exist."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise FileNotFoundError(f"{role} dataset directory {directory} does not exist "
+                                f"(generate it with `python -m datagen.sweep`, or fix the "
+                                f"path in params surrogate)")
+    return directory
 
 
 def load_params(path: str | Path) -> SurrogateParams:

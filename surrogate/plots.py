@@ -99,14 +99,17 @@ def error_histograms(out: Path, predictions: Predictions, specs: Mapping[str, Cr
 
 def rmse_vs_size(out: Path, report: Mapping[str, Mapping[str, object]],
                  specs: Mapping[str, CrossbarSpec], models: list[str]) -> None:
-    """RMSE (% FS) against crossbar size, one panel per device and read voltage."""
-    groups = sorted({(s.device, s.v_read_max) for s in specs.values()})
+    """RMSE (% FS) against crossbar size, one panel per device, read voltage and test
+    set (labels ``<spec label><suffix>``: the main sets have no suffix, extra test sets
+    ``/<name>``)."""
+    suffix = {label: label[len(s.label):] for label, s in specs.items()}
+    groups = sorted({(s.device, s.v_read_max, suffix[label]) for label, s in specs.items()})
     fig, axes = plt.subplots(1, len(groups), squeeze=False, figsize=(4.2 * len(groups), 3.4))
     for m, model in enumerate(models):
         rows = []
-        for k, (device, v) in enumerate(groups):
+        for k, (device, v, extra) in enumerate(groups):
             pts = sorted((s.rows * s.cols, s.rows, label) for label, s in specs.items()
-                         if (s.device, s.v_read_max) == (device, v))
+                         if (s.device, s.v_read_max, suffix[label]) == (device, v, extra))
             xs = [p[0] for p in pts]
             ys = [report[model][p[2]]["rmse_pct_fs"] for p in pts]
             rows += [[p[2], p[0], device, v, y] for p, y in zip(pts, ys)]
@@ -115,7 +118,7 @@ def rmse_vs_size(out: Path, report: Mapping[str, Mapping[str, object]],
             ax.set_xscale("log", base=2)
             ax.set_yscale("log")
             ax.set_xticks(xs, [f"{p[1]}x{p[0] // p[1]}" for p in pts])
-            ax.set_title(f"{device}, {v:g} V", fontsize=9)
+            ax.set_title(f"{device}, {v:g} V{extra}", fontsize=9)
             ax.set_xlabel("crossbar size", fontsize=8)
             ax.set_ylabel("RMSE (% of full scale)", fontsize=8)
             ax.legend(fontsize=7)

@@ -2,7 +2,8 @@
 
 ``python -m surrogate.train --params params.yaml`` reads the ``surrogate`` section and,
 for each tag in ``datasets`` and each network in ``variants``, trains on
-``<data_dir>/<tag>/train`` and writes
+``<data_dir>/<tag>/train`` (or ``<dir>/<tag>/train`` for a variant listed in
+``train_data_dirs``, e.g. one trained on workload-derived samples) and writes
 
 * ``<models_dir>/<variant>/<tag>.pt``: the checkpoint;
 * ``<reports_dir>/train/<variant>/<tag>.csv``: the per-epoch curve
@@ -17,9 +18,9 @@ import csv
 import json
 from pathlib import Path
 
-from datagen.dataset import load_dataset
+from datagen.dataset import CrossbarDataset, load_dataset
 from surrogate.checkpoint import save_geniex
-from surrogate.params import SurrogateParams, load_params, parse_args
+from surrogate.params import SurrogateParams, load_params, parse_args, require_dataset
 from surrogate.training import train_geniex
 
 
@@ -36,18 +37,25 @@ def run(params: SurrogateParams, progress: bool = True) -> dict[str, dict[str, d
     """Train everything; return the metrics written to ``train_metrics.json``."""
     if not params.datasets:
         raise ValueError("params surrogate.datasets lists no dataset tags to train on")
+    for tag in params.datasets:              # every directory checked before any training
+        for variant in params.variants:
+            require_dataset(params.train_dir(tag, variant), f"training ({variant}, {tag})")
     reports = Path(params.reports_dir)
     metrics: dict[str, dict[str, dict[str, float]]] = {}
     for tag in params.datasets:
-        dataset = load_dataset(params.train_dir(tag))
+        loaded: dict[Path, CrossbarDataset] = {}
         for variant, config in params.variants.items():
+            directory = params.train_dir(tag, variant)
+            if directory not in loaded:
+                loaded[directory] = load_dataset(directory)
+            dataset = loaded[directory]
             model, history, summary = train_geniex(dataset, config, progress=progress,
                                                    desc=f"{variant} {tag}")
             save_geniex(model, params.checkpoint(variant, tag), metrics=summary)
             write_curve(reports / "train" / variant / f"{tag}.csv", history)
             metrics.setdefault(variant, {})[dataset.spec.label] = summary
             print(f"{variant} {tag}: val RMSE {summary['val_rmse_pct_fs']:.4g} % FS "
-                  f"(linear baseline {summary['baseline_val_rmse_pct_fs']:.4g} % FS), "
+                  f"(baseline {config.baseline_model} {summary['baseline_val_rmse_pct_fs']:.4g} % FS), "
                   f"best epoch {summary['best_epoch']:.0f}/{summary['epochs_run']:.0f}")
     reports.mkdir(parents=True, exist_ok=True)
     (reports / "train_metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")

@@ -1,10 +1,12 @@
 """The surrogate stage CLIs end to end on tiny ngspice datasets written to disk:
-train -> checkpoints and curves, evaluate -> rmse.json in the agreed shape and plots,
+train -> checkpoints and curves (a variant may train on another data directory),
+evaluate -> rmse.json in the agreed shape (plus extra test sets) and plots,
 bench -> one throughput per model and size; plus the SPICE model and make_model."""
 
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pandas as pd
@@ -13,10 +15,11 @@ import torch
 import yaml
 
 import datagen
-from datagen.dataset import META_COLUMNS, SPEC_FILE, shard_path, write_shard
+from datagen.dataset import META_COLUMNS, SPEC_FILE, load_dataset, shard_path, write_shard
 from spice_netlists import CrossbarSpec
 from surrogate import MODEL_NAMES, make_model
 from surrogate import bench, evaluate, train
+from surrogate.checkpoint import load_geniex
 from surrogate.params import BenchParams, SurrogateParams, load_params
 
 SPECS = [CrossbarSpec(rows=4, cols=4, device="sinh", v_read_max=0.5),
@@ -44,6 +47,9 @@ def params_file(tmp_path_factory):
     for k, spec in enumerate(SPECS):
         write_dataset(root / "data" / tag(spec) / "train", spec, 160, seed=k)
         write_dataset(root / "data" / tag(spec) / "test", spec, 60, seed=100 + k)
+        # a second data directory ("alt", standing in for workload-derived samples)
+        for split in ("train", "test"):
+            shutil.copytree(root / "data" / tag(spec) / "test", root / "alt" / tag(spec) / split)
     fast = {"hidden": [32], "epochs": 4, "batch_size": 32, "device": "cpu"}
     params = {"surrogate": {
         "datasets": [tag(s) for s in SPECS],
@@ -51,7 +57,10 @@ def params_file(tmp_path_factory):
         "reports_dir": str(root / "reports"),
         "variants": {"geniex": {"target": "relative", **fast},
                      "geniex_published": {"target": "ratio", **fast},
-                     "geniex_residual": {"target": "residual", **fast}},
+                     "geniex_residual": {"target": "residual", **fast},
+                     "geniex_alt": {"target": "relative", **fast}},
+        "train_data_dirs": {"geniex_alt": str(root / "alt")},
+        "extra_test_sets": {"alt": str(root / "alt")},
         "evaluate": {"parity_points": 50, "hist_bins": 10},
         "bench": {"sizes": [4], "tiles": 2, "vectors": 3, "repeats": 1, "hidden": [8]},
     }}
@@ -69,11 +78,17 @@ def test_train_then_evaluate_write_checkpoints_curves_and_rmse_report(params_fil
             assert params.checkpoint(variant, tag(spec)).exists()
             curve = pd.read_csv(f"{params.reports_dir}/train/{variant}/{tag(spec)}.csv")
             assert list(curve.columns) == ["epoch", "train_loss", "val_loss", "val_rmse_pct_fs"]
+        alt = params.train_dir(tag(spec), "geniex_alt")
+        assert alt == params_file.parent / "alt" / tag(spec) / "train"
+        assert load_geniex(params.checkpoint("geniex_alt", tag(spec))).data_identity == \
+            load_dataset(alt).identity != load_dataset(params.train_dir(tag(spec))).identity
     evaluate.main(["--params", str(params_file)])
     report = json.loads((params_file.parent / "reports" / "rmse.json").read_text())
-    models = ["ideal", "analytical", "geniex", "geniex_published", "geniex_residual"]
+    models = ["ideal", "analytical", "analytical_device", "geniex", "geniex_published",
+              "geniex_residual", "geniex_alt"]
     assert sorted(report) == sorted(models + ["analytical_over_geniex"])
-    labels = ["4x4/sinh/0.5V", "8x8/sinh/0.5V"]
+    main_labels = ["4x4/sinh/0.5V", "8x8/sinh/0.5V"]
+    labels = sorted(main_labels + [f"{label}/alt" for label in main_labels])
     for model in models:
         assert sorted(report[model]) == labels
         for entry in report[model].values():
@@ -81,7 +96,9 @@ def test_train_then_evaluate_write_checkpoints_curves_and_rmse_report(params_fil
     for label in labels:
         ratio = report["analytical"][label]["rmse_uA"] / report["geniex"][label]["rmse_uA"]
         assert report["analytical_over_geniex"][label] == pytest.approx(ratio)
-        fs = SPECS[labels.index(label)].full_scale_current
+        # the device-aware analytical model beats the linear one on sinh crossbars
+        assert report["analytical_device"][label]["rmse_uA"] < report["analytical"][label]["rmse_uA"]
+        fs = SPECS[main_labels.index(label.removesuffix("/alt"))].full_scale_current
         entry = report["ideal"][label]
         assert entry["rmse_pct_fs"] == pytest.approx(entry["rmse_uA"] * 1e-6 / fs * 100)
     plots = params_file.parent / "reports" / "plots"
@@ -103,6 +120,33 @@ def test_bench_reports_every_model_at_every_size(capsys) -> None:
     for r in result.values():
         assert all(r[name] > 0 for name in ("ideal", "analytical", "geniex", "published"))
     assert capsys.readouterr().out.count("MVMs/s") == 8
+
+
+def test_missing_data_directories_are_named_before_any_work(params_file, tmp_path) -> None:
+    params = load_params(params_file)
+    params.train_data_dirs = {"geniex_alt": str(tmp_path / "no_such_train")}
+    with pytest.raises(FileNotFoundError, match="no_such_train"):
+        train.run(params, progress=False)
+    params = load_params(params_file)
+    params.extra_test_sets = {"workload": str(tmp_path / "no_such_test")}
+    with pytest.raises(FileNotFoundError, match="no_such_test"):
+        evaluate.run(params)
+
+
+def test_params_validate_train_data_dirs_and_extra_test_sets() -> None:
+    params = SurrogateParams.from_dict({"train_data_dirs": {"geniex_published": "d"},
+                                        "extra_test_sets": {"workload": "d"}})
+    assert str(params.train_dir("t", "geniex_published")) == "d/t/train"
+    assert str(params.train_dir("t", "geniex")) == "data/spice/t/train"
+    assert [(s, str(d)) for s, d in params.test_sets("t")] == [
+        ("", "data/spice/t/test"), ("/workload", "d/t/test")]
+    assert SurrogateParams.from_dict({"train_data_dirs": None}).train_data_dirs == {}
+    with pytest.raises(ValueError, match="unknown variant"):
+        SurrogateParams.from_dict({"train_data_dirs": {"geniex_other": "d"}})
+    with pytest.raises(ValueError, match="bad name"):
+        SurrogateParams.from_dict({"extra_test_sets": {"a/b": "d"}})
+    with pytest.raises(ValueError, match="must be a directory"):
+        SurrogateParams.from_dict({"extra_test_sets": {"w": 3}})
 
 
 def test_params_reject_unknown_keys_and_need_the_main_variant() -> None:
