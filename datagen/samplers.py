@@ -9,16 +9,22 @@ non-ideality depends on how much current flows).
 - ``uniform``: voltages and conductances uniform in their ranges.
 - ``bitlevel``: what a bit-sliced accelerator applies: voltages on the levels of an
   ``input_bits``-bit DAC, conductances on the 2^``weight_bits`` levels of a weight slice.
-- ``workload``: samples drawn from a pool recorded from a real network's tiles
-  (see :func:`functional_sim.workload`), registered with :func:`register_workload_pool`.
+- ``workload``: samples drawn from a pool recorded from a real network's tiles (an .npz
+  with arrays ``v`` and ``g``, see :mod:`functional_sim.workload`, or one registered
+  with :func:`register_workload_pool`). A chunk draws distinct pool entries while the
+  pool has enough of them (with replacement otherwise); a pool that stores the spec it
+  was recorded for (``spec``, YAML) is refused for a spec of another size, conductance
+  range or read voltage.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
+from pathlib import Path
 from typing import Any, Callable, Mapping
 
 import numpy as np
+import yaml
 
 from spice_netlists import CrossbarSpec
 
@@ -89,6 +95,9 @@ def sample_bitlevel(spec: CrossbarSpec, n: int, rng: np.random.Generator,
 
 
 _WORKLOAD_POOLS: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+_POOL_FILES: dict[str, tuple[tuple[int, int], np.ndarray, np.ndarray, dict | None]] = {}
+#: the spec fields that decide which (V, G) a pool may hold
+POOL_SPEC_FIELDS = ("rows", "cols", "g_on", "g_off", "v_read_max")
 
 
 def register_workload_pool(key: str, v: np.ndarray, g: np.ndarray) -> None:
@@ -97,16 +106,41 @@ def register_workload_pool(key: str, v: np.ndarray, g: np.ndarray) -> None:
     _WORKLOAD_POOLS[key] = (np.asarray(v, dtype=np.float64), np.asarray(g, dtype=np.float64))
 
 
+def _pool(key: str) -> tuple[np.ndarray, np.ndarray, dict | None]:
+    """(v, g, recorded spec or None) of a registered pool or an .npz file; a file is
+    read again when it changed on disk."""
+    if key in _WORKLOAD_POOLS:
+        return (*_WORKLOAD_POOLS[key], None)
+    st = Path(key).stat()
+    stamp = (st.st_mtime_ns, st.st_size)
+    cached = _POOL_FILES.get(key)
+    if cached is None or cached[0] != stamp:
+        with np.load(key) as pool:
+            spec = yaml.safe_load(str(pool["spec"])) if "spec" in pool.files else None
+            cached = (stamp, np.asarray(pool["v"], dtype=np.float64),
+                      np.asarray(pool["g"], dtype=np.float64), spec)
+        _POOL_FILES[key] = cached
+    return cached[1], cached[2], cached[3]
+
+
 def sample_workload(spec: CrossbarSpec, n: int, rng: np.random.Generator,
                     cfg: SamplerConfig) -> tuple[np.ndarray, np.ndarray]:
-    if cfg.workload_pool not in _WORKLOAD_POOLS:
-        with np.load(cfg.workload_pool) as pool:
-            register_workload_pool(cfg.workload_pool, pool["v"], pool["g"])
-    v, g = _WORKLOAD_POOLS[cfg.workload_pool]
+    v, g, recorded = _pool(cfg.workload_pool)
+    if v.ndim != 2 or g.ndim != 3 or len(v) != len(g):
+        raise ValueError(f"workload pool {cfg.workload_pool!r} must hold v (M, rows) and "
+                         f"g (M, rows, cols), got v {v.shape} and g {g.shape}")
     if v.shape[1:] != (spec.rows,) or g.shape[1:] != (spec.rows, spec.cols):
         raise ValueError(f"workload pool {cfg.workload_pool!r} holds {g.shape[1:]} tiles, "
                          f"the spec is {spec.rows}x{spec.cols}")
-    k = rng.integers(0, len(v), n)
+    if recorded is not None:
+        differ = [f"{f} {recorded.get(f)!r} != {getattr(spec, f)!r}"
+                  for f in POOL_SPEC_FIELDS if recorded.get(f) != getattr(spec, f)]
+        if differ:
+            raise ValueError(f"workload pool {cfg.workload_pool!r} was recorded for another "
+                             f"spec: {', '.join(differ)}")
+    if len(v) == 0:
+        raise ValueError(f"workload pool {cfg.workload_pool!r} is empty")
+    k = rng.choice(len(v), n, replace=n > len(v))
     return v[k], g[k]
 
 
