@@ -209,6 +209,66 @@ class GroundTruthConfig:
 
 
 @dataclass(frozen=True)
+class WorkloadConfig:
+    """The ``functional_sim.workload`` section: SPICE datasets of the reads a trained
+    network actually puts on its tiles (stage ``workload_data``).
+
+    For every read voltage of the study, ``pool_size`` reads are drawn uniformly from
+    all the (V, G) reads that network ``net`` (``ideal`` crossbars) makes on ``images``
+    of its training images. The pool is split by content into a train and a test pool
+    (a read's exact (V, G) lies in one of them only, in the proportion of
+    ``train_samples`` to ``test_samples``); the two SPICE sweeps draw from them.
+
+    Attributes:
+        net: a study network (``functional_sim.nets.NETS``), loaded from ``nets_dir``.
+        images: training images run through the network.
+        pool_size: reads recorded per read voltage (at least train + test samples).
+        train_samples, test_samples: SPICE samples of the two datasets.
+        seed: seeds the choice of images and reads, the split and the sweeps.
+        chunk_size, workers: the sweeps' chunking and parallelism (0: automatic).
+        pool_dir: where the pools go: ``<pool_dir>/<tag>.npz`` (and ``.train.npz``,
+            ``.test.npz``).
+        out_dir: where the datasets go: ``<out_dir>/<tag>/{train,test}``.
+    """
+
+    net: str = "mnist_cnn"
+    images: int = 64
+    pool_size: int = 6000
+    train_samples: int = 2000
+    test_samples: int = 400
+    seed: int = 0
+    chunk_size: int = 0
+    workers: int = 0
+    pool_dir: str = "data/workload"
+    out_dir: str = "data/spice_workload"
+
+    def __post_init__(self) -> None:
+        from functional_sim.nets import NETS
+
+        own = "WorkloadConfig"
+        _check_choice(own, "net", self.net, tuple(sorted(NETS)))
+        for name in ("images", "pool_size", "train_samples", "test_samples"):
+            _check_int(own, name, getattr(self, name), 1)
+        for name in ("seed", "chunk_size", "workers"):
+            _check_int(own, name, getattr(self, name), 0)
+        if self.pool_size < self.train_samples + self.test_samples:
+            raise ConfigError(f"{own}.pool_size must be >= train_samples + test_samples "
+                              f"({self.train_samples + self.test_samples}), got {self.pool_size!r}")
+        for name in ("pool_dir", "out_dir"):
+            value = getattr(self, name)
+            if not isinstance(value, str) or not value:
+                raise ConfigError(f"{own}.{name} must be a directory path, got {value!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "WorkloadConfig":
+        _reject_unknown("WorkloadConfig", data, {f.name for f in fields(cls)})
+        return cls(**data)
+
+
+@dataclass(frozen=True)
 class StudyConfig:
     """The whole ``functional_sim`` section of params.yaml.
 
@@ -222,6 +282,8 @@ class StudyConfig:
         sim: the mapping (bit widths, schemes); its spec comes from ``crossbar``.
         train: how the networks are trained.
         ground_truth: the optional SPICE-in-the-loop check.
+        workload: the ``workload_data`` stage's section; ``None`` where params.yaml has
+            none (:attr:`workload_config` then gives the defaults).
         seed: seeds the train/test splits and the test subset.
     """
 
@@ -236,6 +298,7 @@ class StudyConfig:
     sim: SimConfig = field(default_factory=SimConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     ground_truth: GroundTruthConfig = field(default_factory=GroundTruthConfig)
+    workload: WorkloadConfig | None = None
 
     def __post_init__(self) -> None:
         own = "StudyConfig"
@@ -256,6 +319,15 @@ class StudyConfig:
             object.__setattr__(self, "train", TrainConfig.from_dict(self.train))
         if isinstance(self.ground_truth, Mapping):
             object.__setattr__(self, "ground_truth", GroundTruthConfig.from_dict(self.ground_truth))
+        if isinstance(self.workload, Mapping):
+            object.__setattr__(self, "workload", WorkloadConfig.from_dict(self.workload))
+        elif self.workload is not None and not isinstance(self.workload, WorkloadConfig):
+            raise ConfigError(f"{own}.workload needs a mapping, got {self.workload!r}")
+
+    @property
+    def workload_config(self) -> WorkloadConfig:
+        """The ``workload`` section, or its defaults where params.yaml has none."""
+        return self.workload if self.workload is not None else WorkloadConfig()
 
     @property
     def all_models(self) -> tuple[str, ...]:
@@ -267,8 +339,9 @@ class StudyConfig:
         return tuple(out)
 
     def to_dict(self) -> dict[str, Any]:
-        """The params.yaml section; inverse of :meth:`from_dict`."""
-        return {
+        """The params.yaml section; inverse of :meth:`from_dict` (``workload`` only
+        where it was given)."""
+        data = {
             "crossbar_model": self.crossbar_model,
             "models": list(self.models),
             "voltages": list(self.voltages),
@@ -281,6 +354,9 @@ class StudyConfig:
             "train": self.train.to_dict(),
             "ground_truth": self.ground_truth.to_dict(),
         }
+        if self.workload is not None:
+            data["workload"] = self.workload.to_dict()
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "StudyConfig":
