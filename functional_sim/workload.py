@@ -8,7 +8,10 @@ datagen to simulate in SPICE (``datagen.samplers``' ``workload`` sampler reads a
 pool with arrays ``v`` and ``g``: :func:`save_pool`).
 
 ``python -m functional_sim.workload --params params.yaml --net mnist_cnn --n 2000 \\
---out data/workload/mnist_cnn.npz`` writes such a pool for the ``crossbar`` spec.
+--out data/workload/mnist_cnn.npz`` writes such a pool for the ``crossbar`` spec
+(``--v-read-max`` overrides its read voltage), from the network saved in ``nets_dir``
+run on its own training images. :mod:`functional_sim.workload_data` turns such pools
+into SPICE datasets.
 """
 
 from __future__ import annotations
@@ -20,8 +23,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from functional_sim.config import SimConfig
+from functional_sim.config import SimConfig, StudyConfig
 from functional_sim.convert import convert, sim_layers
+from spice_netlists import CrossbarSpec
 from surrogate import make_model
 
 
@@ -99,34 +103,74 @@ def workload_samples(net: nn.Module, config: SimConfig, inputs: torch.Tensor, n_
     return reservoir.arrays()
 
 
-def save_pool(path: str | Path, v: np.ndarray, g: np.ndarray, config: SimConfig) -> None:
-    """Write a pool for datagen's ``workload`` sampler: arrays ``v``, ``g`` and the spec."""
+def save_pool(path: str | Path, v: np.ndarray, g: np.ndarray, config: SimConfig,
+              **extra: np.ndarray) -> None:
+    """Write a pool for datagen's ``workload`` sampler: arrays ``v``, ``g``, the spec
+    (``spec``, YAML) and any ``extra`` arrays. The file appears whole or not at all."""
     import yaml
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(path, v=v, g=g, spec=np.array(yaml.safe_dump(config.spec.to_dict())))
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as f:
+        np.savez_compressed(f, v=v, g=g, spec=np.array(yaml.safe_dump(config.spec.to_dict())),
+                            **extra)
+    tmp.replace(path)
+
+
+def training_images(cfg: StudyConfig, net: str, n: int, seed: int = 0) -> torch.Tensor:
+    """``n`` of the training images of network ``net`` (the split it was trained on,
+    never its test images), chosen with a seeded permutation."""
+    from functional_sim.data import load_dataset
+    from functional_sim.nets import NETS
+
+    x = load_dataset(NETS[net].dataset, seed=cfg.seed).x_train
+    idx = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))[:n]
+    return x[idx.sort().values]
+
+
+def record_pool(cfg: StudyConfig, spec: CrossbarSpec, net: str, images: int, n: int,
+                seed: int = 0) -> tuple[np.ndarray, np.ndarray, SimConfig]:
+    """(V, G) of ``n`` reads of the trained network ``net`` (from ``cfg.nets_dir``) on
+    ``images`` of its training images, on ``ideal`` tiles of ``spec`` mapped with
+    ``cfg.sim``; and that SimConfig."""
+    from functional_sim.evaluate import load_net
+    from functional_sim.params import net_path
+
+    path = net_path(cfg, net)
+    if not path.exists():
+        raise FileNotFoundError(f"no trained network {path}: run the train_nets stage "
+                                f"(python -m functional_sim.train_nets) first")
+    sim = cfg.sim.with_(spec=spec, crossbar_model="ideal")
+    trained, _ = load_net(path)
+    # in float64, so that the recorded voltages and conductances lie exactly on the DAC
+    # and slice levels within [0, v_read_max] and [g_off, g_on] (float32 tiles do not)
+    v, g = workload_samples(trained.double(), sim,
+                            training_images(cfg, net, images, seed).double(), n, seed=seed)
+    return v, g, sim
 
 
 def main(argv: list[str] | None = None) -> None:
-    from functional_sim.data import load_dataset
-    from functional_sim.evaluate import load_net
-    from functional_sim.nets import NETS
-    from functional_sim.params import base_spec, net_path, read_params, study_config
+    from functional_sim.params import base_spec, read_params, study_config
 
     parser = argparse.ArgumentParser(description="Write a workload (V, G) pool for datagen.")
     parser.add_argument("--params", default="params.yaml")
     parser.add_argument("--net", default="mnist_cnn")
-    parser.add_argument("--n", type=int, default=2000)
+    parser.add_argument("--n", type=int, default=2000, help="reads in the pool")
     parser.add_argument("--images", type=int, default=64, help="training images run")
+    parser.add_argument("--seed", type=int, default=None,
+                        help="seeds the images and reads (default: functional_sim.seed)")
+    parser.add_argument("--v-read-max", type=float, default=None,
+                        help="read voltage (default: the crossbar section's)")
     parser.add_argument("--out", required=True)
     args = parser.parse_args(argv)
     params = read_params(args.params)
     cfg = study_config(params)
-    sim = cfg.sim.with_(spec=base_spec(params), crossbar_model="ideal")
-    net, _ = load_net(net_path(cfg, args.net))
-    split = load_dataset(NETS[args.net].dataset, seed=cfg.seed)
-    v, g = workload_samples(net, sim, split.x_train[: args.images], args.n, seed=cfg.seed)
+    spec = base_spec(params)
+    if args.v_read_max is not None:
+        spec = spec.with_(v_read_max=args.v_read_max)
+    seed = cfg.seed if args.seed is None else args.seed
+    v, g, sim = record_pool(cfg, spec, args.net, args.images, args.n, seed)
     save_pool(args.out, v, g, sim)
     print(f"{args.out}: {len(v)} workload samples from {args.net} on {sim.spec.label}")
 
