@@ -124,7 +124,7 @@ def _pool(key: str) -> tuple[np.ndarray, np.ndarray, dict | None]:
 
 
 def sample_workload(spec: CrossbarSpec, n: int, rng: np.random.Generator,
-                    cfg: SamplerConfig) -> tuple[np.ndarray, np.ndarray]:
+                    cfg: SamplerConfig, slot: tuple[int, int] | None = None) -> tuple[np.ndarray, np.ndarray]:
     v, g, recorded = _pool(cfg.workload_pool)
     if v.ndim != 2 or g.ndim != 3 or len(v) != len(g):
         raise ValueError(f"workload pool {cfg.workload_pool!r} must hold v (M, rows) and "
@@ -140,7 +140,12 @@ def sample_workload(spec: CrossbarSpec, n: int, rng: np.random.Generator,
                              f"spec: {', '.join(differ)}")
     if len(v) == 0:
         raise ValueError(f"workload pool {cfg.workload_pool!r} is empty")
-    k = rng.choice(len(v), n, replace=n > len(v))
+    if slot is None:
+        k = rng.choice(len(v), n, replace=n > len(v))
+    else:  # samples first..first+n-1 of one seeded walk through the whole pool
+        seed, first = slot
+        order = np.random.default_rng([seed, len(v)]).permutation(len(v))
+        k = order[(first + np.arange(n)) % len(v)]
     return v[k], g[k]
 
 
@@ -150,6 +155,13 @@ _SAMPLER_FUNCS: dict[str, Callable[..., tuple[np.ndarray, np.ndarray]]] = {
 
 
 def draw(spec: CrossbarSpec, n: int, rng: np.random.Generator,
-         cfg: SamplerConfig = SamplerConfig()) -> tuple[np.ndarray, np.ndarray]:
-    """``n`` samples (v (n, rows) V, g (n, rows, cols) S) from the configured sampler."""
+         cfg: SamplerConfig = SamplerConfig(), slot: tuple[int, int] | None = None
+         ) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` samples (v (n, rows) V, g (n, rows, cols) S) from the configured sampler.
+
+    ``slot`` = (sweep seed, index of the first sample) places the samples in a sweep: the
+    workload sampler then walks one seeded permutation of its pool, so a sweep repeats no
+    pool entry before it has used them all (the other samplers ignore it)."""
+    if cfg.name == "workload":
+        return sample_workload(spec, n, rng, cfg, slot)
     return _SAMPLER_FUNCS[cfg.name](spec, n, rng, cfg)

@@ -115,7 +115,7 @@ def _shard_complete(out: Path, k: int, n: int) -> bool:
 def _run_one_chunk(spec: CrossbarSpec, cfg: SweepConfig, k: int, lo: int, hi: int,
                    out: str) -> tuple[int, int, int]:
     """Draw, simulate and write chunk ``k`` (samples lo..hi-1); returns (k, n, failed)."""
-    v, g = draw(spec, hi - lo, chunk_seed(cfg.seed, k), cfg.sampler)
+    v, g = draw(spec, hi - lo, chunk_seed(cfg.seed, k), cfg.sampler, slot=(cfg.seed, lo))
     res = run_chunk(spec, v, g, SolverOptions(reltol=cfg.reltol), cfg.timeout_s)
     meta = pd.DataFrame({
         "sample_id": np.arange(lo, hi, dtype=np.int64),

@@ -162,3 +162,14 @@ def test_growing_a_sweep_keeps_its_chunks_and_equals_a_fresh_larger_sweep(tmp_pa
     np.testing.assert_array_equal(load_dataset(tmp_path / "grown").i, load_dataset(tmp_path / "fresh").i)
     run_sweep(SPEC, SweepConfig(n_samples=6, seed=4, chunk_size=4, workers=1), tmp_path / "grown", progress=False)
     assert len(load_dataset(tmp_path / "grown")) == 6
+
+
+def test_workload_sweep_uses_every_pool_entry_once_before_repeating(tmp_path):
+    v, g = datagen.draw(SPEC, 25, np.random.default_rng(2))
+    v[:, 0] = np.arange(25) / 100          # a tag per pool entry
+    np.savez(tmp_path / "pool.npz", v=v, g=g)
+    cfg = SweepConfig(n_samples=25, seed=1, chunk_size=4, workers=1,
+                      sampler=SamplerConfig(name="workload", workload_pool=str(tmp_path / "pool.npz")))
+    run_sweep(SPEC, cfg, tmp_path / "ds", progress=False)
+    tags = np.round(load_dataset(tmp_path / "ds").v[:, 0] * 100).astype(int)
+    assert sorted(tags.tolist()) == list(range(25))
