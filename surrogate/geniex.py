@@ -44,8 +44,8 @@ Checkpoints written before the option existed load as ``analytical``.
 Per tile, everything that depends on G alone is computed once in
 :meth:`GeniexModel.prepare`: the first layer's G part ``W1_G·g_scaled + b1``, the
 analytical ``G_eff`` (or G for the ratio target) and ``f(g, 0)``. Each MVM then costs
-``W1_V·v`` plus the later layers: about ``h·(R + C)`` multiply-adds for one hidden layer
-of ``h`` units, instead of ``h·(R·C + R + C)`` for the published full evaluation
+``W1_V·v`` plus the later layers and one matvec for the baseline (plus R ``sinh`` for
+baseline ``device``): about ``h·(R + C)`` multiply-adds for one hidden layer of ``h`` units, instead of ``h·(R·C + R + C)`` for the published full evaluation
 (:meth:`GeniexModel.full_forward`, kept as the reference and for benchmarks).
 """
 

@@ -141,6 +141,8 @@ def test_params_validate_train_data_dirs_and_extra_test_sets() -> None:
     assert [(s, str(d)) for s, d in params.test_sets("t")] == [
         ("", "data/spice/t/test"), ("/workload", "d/t/test")]
     assert SurrogateParams.from_dict({"train_data_dirs": None}).train_data_dirs == {}
+    main = SurrogateParams().variants["geniex"]
+    assert (main.target, main.baseline, main.lr) == ("relative", "device", 3e-4)
     with pytest.raises(ValueError, match="unknown variant"):
         SurrogateParams.from_dict({"train_data_dirs": {"geniex_other": "d"}})
     with pytest.raises(ValueError, match="bad name"):
