@@ -301,8 +301,13 @@ class StudyConfig:
     workload: WorkloadConfig | None = None
 
     def __post_init__(self) -> None:
+        from surrogate import MODEL_NAMES
+
         own = "StudyConfig"
         object.__setattr__(self, "models", tuple(self.models))
+        for model in (self.crossbar_model, *self.models):
+            _check_choice(own, "crossbar_model" if model == self.crossbar_model else "models",
+                          model, MODEL_NAMES)
         volts = []
         for v in self.voltages:
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0:
