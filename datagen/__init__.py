@@ -10,8 +10,9 @@ from datagen.batch import auto_chunk_size, simulate, simulate_detailed
 
 
 def dataset_tag(spec) -> str:
-    """Directory name of a spec's datasets and models, e.g. ``32x32_sinh_0.25V``."""
-    return f"{spec.rows}x{spec.cols}_{spec.device}_{spec.v_read_max:g}V"
+    """Directory name of a spec's datasets and models, e.g. ``32x32_sinh_0.25V``
+    (:attr:`CrossbarSpec.tag`)."""
+    return spec.tag
 
 
 __all__ = ["CrossbarDataset", "SamplerConfig", "auto_chunk_size", "dataset_tag", "draw",

@@ -9,7 +9,7 @@ from typing import Iterator
 import numpy as np
 from tqdm.auto import tqdm
 
-from datagen.executors import open_executor
+from datagen.executors import default_workers, open_executor
 from datagen.runner import ChunkResult, run_chunk
 from spice_netlists import CrossbarSpec
 from spice_netlists.netlist import SolverOptions, check_samples
@@ -53,10 +53,8 @@ def simulate_detailed(spec: CrossbarSpec, v: np.ndarray, g: np.ndarray, *,
     m = len(v)
     options = options or SolverOptions()
     size = chunk_size or auto_chunk_size(spec)
-    n_workers = workers or 1
+    n_workers = workers or default_workers()
     if chunk_size is None and executor is None and scheduler is None:
-        from datagen.executors import default_workers
-        n_workers = workers or default_workers()
         size = max(1, min(size, -(-m // n_workers)))  # keep every worker busy
     bounds = chunk_bounds(m, size)
     out = ChunkResult(i=np.full((m, spec.cols), np.nan), ok=np.zeros(m, dtype=bool),

@@ -46,7 +46,8 @@ class CrossbarDataset:
         g: (M, rows, cols) conductances, S.
         i: (M, cols) column currents from ngspice, A (NaN rows for failed samples).
         meta: per-sample metadata (``META_COLUMNS``), index aligned with the arrays.
-        identity: content hash of the shards (identifies training data in checkpoints).
+        identity: content hash (:func:`content_identity`; identifies training data in
+            checkpoints).
     """
 
     spec: CrossbarSpec
@@ -115,16 +116,25 @@ def load_dataset(directory: str | Path) -> CrossbarDataset:
     if not shards:
         raise FileNotFoundError(f"dataset {directory} has no shards")
     parts = [read_shard(p, spec) for p in shards]
-    digest = hashlib.sha256()
-    for p in shards:
-        digest.update(p.read_bytes())
     meta = pd.concat([p[3] for p in parts], ignore_index=True)
     order = np.argsort(meta["sample_id"].to_numpy(), kind="stable")
-    return CrossbarDataset(
+    ds = CrossbarDataset(
         spec=spec,
         v=np.concatenate([p[0] for p in parts])[order],
         g=np.concatenate([p[1] for p in parts])[order],
         i=np.concatenate([p[2] for p in parts])[order],
         meta=meta.iloc[order].reset_index(drop=True),
-        identity=digest.hexdigest()[:16],
     )
+    ds.identity = content_identity(ds)
+    return ds
+
+
+def content_identity(ds: CrossbarDataset) -> str:
+    """Hash of what a dataset holds (spec, sample ids, V, G, I, convergence), not of
+    how it was stored or how long it took: equal data, equal identity."""
+    digest = hashlib.sha256()
+    digest.update(repr(sorted(ds.spec.to_dict().items())).encode())
+    for arr in (ds.meta["sample_id"].to_numpy(np.int64), ds.meta["ok"].to_numpy(bool),
+                ds.v, ds.g, np.nan_to_num(ds.i, nan=-1.0)):
+        digest.update(np.ascontiguousarray(arr).tobytes())
+    return digest.hexdigest()[:16]

@@ -76,6 +76,8 @@ def _sparsity_masks(rng: np.random.Generator, shape: tuple[int, ...], max_sparsi
 
 def sample_uniform(spec: CrossbarSpec, n: int, rng: np.random.Generator,
                    cfg: SamplerConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Voltages uniform in [0, v_read_max], conductances uniform in [g_off, g_on], each
+    sample with its own input and weight sparsity (zero inputs, g_off devices)."""
     r, c = spec.rows, spec.cols
     v = rng.uniform(0.0, spec.v_read_max, (n, r)) * _sparsity_masks(rng, (n, r), cfg.max_input_sparsity)
     g = rng.uniform(spec.g_off, spec.g_on, (n, r, c))
@@ -85,6 +87,8 @@ def sample_uniform(spec: CrossbarSpec, n: int, rng: np.random.Generator,
 
 def sample_bitlevel(spec: CrossbarSpec, n: int, rng: np.random.Generator,
                     cfg: SamplerConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Voltages on the 2^input_bits DAC levels of [0, v_read_max], conductances on the
+    2^weight_bits slice levels of [g_off, g_on], with per-sample sparsity."""
     r, c = spec.rows, spec.cols
     v_levels = 2 ** cfg.input_bits - 1
     g_levels = 2 ** cfg.weight_bits - 1
@@ -125,6 +129,8 @@ def _pool(key: str) -> tuple[np.ndarray, np.ndarray, dict | None]:
 
 def sample_workload(spec: CrossbarSpec, n: int, rng: np.random.Generator,
                     cfg: SamplerConfig, slot: tuple[int, int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Samples from the pool ``cfg.workload_pool`` (see :func:`draw` for ``slot``);
+    refuses a pool recorded for other physics."""
     v, g, recorded = _pool(cfg.workload_pool)
     if v.ndim != 2 or g.ndim != 3 or len(v) != len(g):
         raise ValueError(f"workload pool {cfg.workload_pool!r} must hold v (M, rows) and "

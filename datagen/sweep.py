@@ -39,7 +39,6 @@ from spice_netlists.netlist import SolverOptions
 from spice_netlists.ngspice import ngspice_info
 
 SWEEP_FILE = "sweep.yaml"
-SPLIT_SEED_OFFSET = {"train": 0, "test": 1_000_003}
 
 
 @dataclass(frozen=True)
@@ -180,6 +179,11 @@ class DatagenParams:
             if split in d:
                 d[split] = SweepConfig.from_dict(d[split])
         return cls(**d)
+
+    def __post_init__(self) -> None:
+        if self.train.seed == self.test.seed:
+            raise ValueError(f"datagen.train.seed and datagen.test.seed must differ (the test "
+                             f"set would repeat the training samples), both are {self.train.seed!r}")
 
     def specs(self, params: Mapping[str, Any]) -> list[CrossbarSpec]:
         return [load_spec_from_params(params, **c) for c in self.configs]

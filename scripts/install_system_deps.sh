@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Install ngspice with the KLU sparse solver (ngspice >= 41).
+# Install ngspice with the KLU sparse solver (ngspice >= 41), its shared library (for
+# PySpice) and, for Debian's own python3, python3-venv.
 #
 # Debian bookworm's own ngspice (39.3) has no KLU: a 64x64 operating point takes seconds
 # with it. Its backports suite carries ngspice 46. The backports source is derived from
@@ -14,8 +15,11 @@ have_version() {
   [ -n "$v" ] && [ "$v" -ge "$min_version" ]
 }
 
-if have_version; then
-  echo "ngspice $(ngspice --version | sed -n 's/.*ngspice-\([0-9.]*\).*/\1/p' | head -n1) with KLU already installed"
+have_venv() { python3 -c 'import ensurepip, venv' >/dev/null 2>&1; }
+have_libngspice() { ldconfig -p 2>/dev/null | grep -q 'libngspice\.so\.0'; }
+
+if have_version && have_libngspice && have_venv; then
+  echo "ngspice $(ngspice --version | sed -n 's/.*ngspice-\([0-9.]*\).*/\1/p' | head -n1) with KLU, libngspice and python3-venv already installed"
   exit 0
 fi
 
@@ -45,5 +49,9 @@ if ! grep -rqs "$backports" /etc/apt/sources.list /etc/apt/sources.list.d/; then
 fi
 $SUDO apt-get update -q
 DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q -t "$backports" ngspice libngspice0
+# Debian's python3 creates virtual environments only with python3-venv (ensurepip)
+if ! have_venv && [ -x /usr/bin/python3 ] && [ "$(command -v python3)" = /usr/bin/python3 ]; then
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q python3-venv
+fi
 have_version || { echo "ngspice >= ${min_version} still missing after install" >&2; exit 1; }
 ngspice --version | grep -E 'ngspice-|KLU'

@@ -15,6 +15,7 @@ import tempfile
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -106,7 +107,7 @@ class NgspiceRun:
     seconds: float
 
 
-def run_netlist(netlist_for: "callable", timeout_s: float | None = None) -> NgspiceRun:
+def run_netlist(netlist_for: Callable[[str], str], timeout_s: float | None = None) -> NgspiceRun:
     """Run ngspice in batch mode on ``netlist_for(raw_path)``'s text.
 
     ``netlist_for`` gets the rawfile path to write and returns the netlist text, so the

@@ -127,6 +127,10 @@ class CrossbarSpec:
         if not isinstance(self.device, str) or self.device not in DEVICES:
             raise SpecError(f"{own}.device must be one of {DEVICES}, got {self.device!r}")
         if isinstance(self.transistor, Mapping):
+            tknown = {f.name for f in fields(TransistorSpec)}
+            tunknown = sorted(set(self.transistor) - tknown)
+            if tunknown:
+                raise SpecError(f"transistor: unknown field(s) {tunknown}; known: {sorted(tknown)}")
             object.__setattr__(self, "transistor", TransistorSpec(**self.transistor))
         elif not isinstance(self.transistor, TransistorSpec):
             raise SpecError(f"{own}.transistor must be a mapping of transistor parameters, "
@@ -162,6 +166,12 @@ class CrossbarSpec:
         return np.sinh(np.multiply(v, a)) / a
 
     @property
+    def tag(self) -> str:
+        """File-name form of the spec's size, device and voltage, e.g. ``64x64_sinh_0.5V``:
+        the directory of its datasets and the name of its GENIEx checkpoints."""
+        return f"{self.rows}x{self.cols}_{self.device}_{self.v_read_max:g}V"
+
+    @property
     def label(self) -> str:
         """Short name for reports, e.g. ``64x64/sinh/0.5V``."""
         return f"{self.rows}x{self.cols}/{self.device}/{self.v_read_max:g}V"
@@ -184,13 +194,6 @@ class CrossbarSpec:
         unknown = sorted(set(data) - known)
         if unknown:
             raise SpecError(f"CrossbarSpec: unknown field(s) {unknown}; known: {sorted(known)}")
-        data = dict(data)
-        if "transistor" in data and isinstance(data["transistor"], Mapping):
-            tknown = {f.name for f in fields(TransistorSpec)}
-            tunknown = sorted(set(data["transistor"]) - tknown)
-            if tunknown:
-                raise SpecError(f"transistor: unknown field(s) {tunknown}; known: {sorted(tknown)}")
-            data["transistor"] = TransistorSpec(**data["transistor"])
         return cls(**data)
 
     def save(self, path: str | Path) -> None:

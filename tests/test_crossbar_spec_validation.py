@@ -57,3 +57,12 @@ def test_spec_from_params_applies_overrides():
     spec = load_spec_from_params(params, v_read_max=0.5)
     assert (spec.rows, spec.device, spec.v_read_max) == (32, "sinh", 0.5)
     assert spec.full_scale_current == pytest.approx(32 * spec.g_on * 0.5)
+
+
+def test_unknown_transistor_field_is_rejected_by_the_constructor_too():
+    with pytest.raises(SpecError, match=r"transistor: unknown field\(s\) \['vt'\]"):
+        CrossbarSpec(device="1t1r", transistor={"vt": 1.0})
+
+
+def test_tag_names_size_device_and_voltage():
+    assert CrossbarSpec(rows=64, cols=16, device="sinh", v_read_max=0.5).tag == "64x16_sinh_0.5V"
