@@ -287,8 +287,16 @@ class GeniexModel(CrossbarModel):
 
     @torch.no_grad()
     def mvm(self, prepared: GeniexPrepared, v: torch.Tensor) -> torch.Tensor:
-        hidden = torch.nn.functional.linear(self.scale_v(v).to(torch.float32), self.net.w_v)
-        out = self.net.tail(hidden.add_(prepared.h_g).relu_())   # in place: no extra copies
+        """Currents for ``v`` (..., T, R) or (R,) on tiles prepared from g (T, R, C)
+        (leading dimensions broadcast, as :func:`surrogate.base.matvec` does)."""
+        net = self._net_on(v.device)
+        hidden = torch.nn.functional.linear(self.scale_v(v).to(torch.float32), net.w_v)
+        h_g = prepared.h_g
+        if torch.broadcast_shapes(hidden.shape, h_g.shape) == hidden.shape:
+            hidden.add_(h_g)               # the common case, in place: no extra copy
+        else:
+            hidden = hidden + h_g          # v has fewer leading dims than the tiles
+        out = net.tail(hidden.relu_())
         return self._currents(self.base_current(v, prepared.base), out, prepared.out0)
 
     @torch.no_grad()

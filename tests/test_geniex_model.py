@@ -126,6 +126,25 @@ def test_baseline_defaults_follow_the_target() -> None:
         GeniexConfig(baseline="devices")
 
 
+@pytest.mark.parametrize("baseline", BASELINES)
+@pytest.mark.parametrize("target", ["ratio", "residual", "relative"])
+def test_fewer_leading_dims_in_v_broadcast_like_the_per_tile_loop(target: str, baseline: str) -> None:
+    """v (R,) and v (N, T, R) against g (T, R, C) give what each tile alone gives, with
+    the shapes the analytical model returns."""
+    model = untrained(target, baseline=baseline)
+    v, g = inputs(t=3, b=2)
+    prepared = model.prepare(g)
+    one = model.mvm(prepared, v[0, 0])                       # (R,) on every tile
+    assert one.shape == (3, SPEC.cols) == AnalyticalModel(SPEC)(v[0, 0], g).shape
+    loop = torch.stack([model(v[0, 0], g[t]) for t in range(3)])
+    torch.testing.assert_close(one, loop, rtol=1e-6, atol=1e-9 * SPEC.full_scale_current)
+    many = model.mvm(prepared, v)                            # (N, T, R)
+    assert many.shape == (2, 3, SPEC.cols)
+    loop = torch.stack([torch.stack([model(v[n, t], g[t]) for t in range(3)]) for n in range(2)])
+    torch.testing.assert_close(many, loop, rtol=1e-6, atol=1e-9 * SPEC.full_scale_current)
+    assert model(v[0, 0], g).shape == (3, SPEC.cols)
+
+
 def test_float32_inputs_give_float32_currents() -> None:
     model = untrained("residual")
     v, g = inputs(t=2, b=1)
