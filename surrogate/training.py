@@ -120,7 +120,12 @@ def train_geniex(dataset: CrossbarDataset, config: GeniexConfig, *, progress: bo
     Returns the model (best validation epoch), the per-epoch history
     (``epoch, train_loss, val_loss, val_rmse_pct_fs``) and summary metrics (best epoch,
     its validation RMSE, and that of the baseline the target corrects, see
-    :func:`base_currents`, on the same validation set).
+    :func:`base_currents`, on the same validation set). ``desc`` names the run (the
+    stage passes ``"<variant> <tag>"``) in the progress bar and in errors.
+
+    Raises:
+        FloatingPointError: a converged sample gives a non-finite target, or the
+            training or validation loss of an epoch is not finite (diverged).
     """
     spec = dataset.spec
     ds = dataset.converged()
@@ -129,6 +134,13 @@ def train_geniex(dataset: CrossbarDataset, config: GeniexConfig, *, progress: bo
     residual = config.target == "residual"
     i_base = base_currents(config, spec, ds.v, ds.g)
     y, w = raw_targets(config, spec, ds.i, i_base)
+    finite = np.isfinite(ds.i).all(axis=1) & np.isfinite(np.where(w > 0, y, 0.0)).all(axis=1)
+    bad = np.flatnonzero(~finite)
+    if len(bad):
+        first = ds.meta["sample_id"].iloc[bad[0]] if "sample_id" in ds.meta else bad[0]
+        raise FloatingPointError(f"{desc}: {len(bad)} converged sample(s) give non-finite "
+                                 f"training targets (non-finite SPICE or baseline currents; "
+                                 f"first: sample_id {first}); fix or drop them before training")
     idx_train, idx_val = train_test_split(np.arange(len(ds)), test_size=config.val_fraction,
                                           random_state=config.seed, shuffle=True)
     norm = fit_normalisation(config, y[idx_train], w[idx_train])
@@ -178,7 +190,13 @@ def train_geniex(dataset: CrossbarDataset, config: GeniexConfig, *, progress: bo
             wv = data.weight[va]
             val_loss = float(torch.sum(wv * (out - data.target[va]) ** 2) / wv.sum().clamp_min(1.0))
             val_rmse = _current_rmse_pct(config, norm, spec, out, data, va)
-        history.append({"epoch": epoch, "train_loss": total / max(count, 1.0),
+        train_loss = total / max(count, 1.0)
+        if not (np.isfinite(train_loss) and np.isfinite(val_loss)):
+            raise FloatingPointError(
+                f"{desc}: non-finite loss at epoch {epoch} (train {train_loss:.4g}, "
+                f"validation {val_loss:.4g}); training diverged: lower lr "
+                f"(now {config.lr:g}) or check the data")
+        history.append({"epoch": epoch, "train_loss": train_loss,
                         "val_loss": val_loss, "val_rmse_pct_fs": val_rmse})
         bar.set_postfix(val_loss=f"{val_loss:.3g}", rmse_pct=f"{val_rmse:.3g}")
         if val_loss < best[0]:

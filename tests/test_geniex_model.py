@@ -250,3 +250,35 @@ def test_tiny_training_run_beats_the_analytical_model(sinh_data, target: str, tm
         assert rmse(AnalyticalDeviceModel(TRAIN_SPEC), test) < 0.7 * analytical
     save_geniex(model, tmp_path / "m.pt")
     assert rmse(load_geniex(tmp_path / "m.pt", TRAIN_SPEC), test) == pytest.approx(learned, rel=1e-6)
+
+
+# ----------------------------------------------------------- training failures are loud
+def synthetic_dataset(m: int = 40, seed: int = 3) -> CrossbarDataset:
+    """Samples whose "SPICE" currents are the device-aware analytical ones, slightly
+    perturbed: no ngspice needed, every target finite."""
+    rng = np.random.default_rng(seed)
+    v, g = datagen.draw(SPEC, m, rng)
+    i = AnalyticalDeviceModel(SPEC)(torch.from_numpy(v), torch.from_numpy(g)).numpy()
+    i = i * (1.0 + 0.01 * rng.standard_normal(i.shape))
+    meta = pd.DataFrame({"sample_id": np.arange(m), "ok": np.ones(m, dtype=bool)})
+    return CrossbarDataset(SPEC, v, g, i, meta, identity="synthetic")
+
+
+FAST = {"hidden": [16], "epochs": 3, "batch_size": 16, "device": "cpu"}
+
+
+@pytest.mark.parametrize("target", ["ratio", "residual", "relative"])
+def test_training_refuses_a_nan_current_in_a_converged_sample(target: str) -> None:
+    ds = synthetic_dataset()
+    ds.i[7, 2] = np.nan
+    with pytest.raises(FloatingPointError, match=r"v1 6x5: 1 converged sample.*sample_id 7"):
+        train_geniex(ds, GeniexConfig(target=target, **FAST), desc="v1 6x5")
+    ds.meta.loc[7, "ok"] = False                      # a failed sample is simply left out
+    model, history, _ = train_geniex(ds, GeniexConfig(target=target, **FAST))
+    assert len(history) == 3 and all(np.isfinite(h["train_loss"]) for h in history)
+
+
+def test_training_that_diverges_names_the_run_and_epoch() -> None:
+    cfg = GeniexConfig(target="residual", lr=1e20, **FAST)
+    with pytest.raises(FloatingPointError, match=r"geniex 6x5: non-finite loss at epoch \d"):
+        train_geniex(synthetic_dataset(), cfg, desc="geniex 6x5")
