@@ -257,13 +257,17 @@ def effective_conductance(spec: CrossbarSpec, g: torch.Tensor) -> torch.Tensor:
 class AnalyticalModel(CrossbarModel):
     """Exact linear-network model: ``prepare`` gives ``G_eff``, ``mvm`` is ``vᵀ·G_eff``.
 
-    ``G_eff`` is computed in float64 and returned in ``g``'s dtype and device.
+    ``G_eff`` is computed in float64 and returned in ``g``'s dtype and device;
+    ``prepare(g, g_eff=...)`` takes it precomputed (see :mod:`surrogate.base`).
     """
 
     name = "analytical"
+    uses_g_eff = True
 
-    def prepare(self, g: torch.Tensor) -> torch.Tensor:
-        return effective_conductance(self.spec, g).to(g.dtype)
+    def prepare(self, g: torch.Tensor, g_eff: torch.Tensor | None = None) -> torch.Tensor:
+        if g_eff is None:
+            g_eff = effective_conductance(self.spec, g)
+        return g_eff.to(g.dtype)
 
     def mvm(self, prepared: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
         dtype = torch.promote_types(v.dtype, prepared.dtype)

@@ -9,6 +9,12 @@ G alone, once per tile, and :meth:`CrossbarModel.mvm` does the per-input work. F
 stack of tiles ``g`` of shape (T, rows, cols), ``prepare(g)`` returns the prepared tiles
 and ``mvm(prepared, v)`` takes ``v`` of shape (..., T, rows) and returns (..., T, cols)
 (leading dimensions broadcast).
+
+Models whose per-tile work is the analytical effective conductance ``G_eff`` (the
+costly step: a linear-network solve per tile) say so with :attr:`CrossbarModel.uses_g_eff`
+and accept it precomputed, ``prepare(g, g_eff=effective_conductance(spec, g))``, so a
+caller running several models on the same tiles (``surrogate.evaluate``) solves each
+tile once. :meth:`CrossbarModel.prepare_with` does that dispatch.
 """
 
 from __future__ import annotations
@@ -27,6 +33,10 @@ class CrossbarModel(ABC):
     #: the name ``make_model`` knows this model by
     name: str = "base"
 
+    #: whether :meth:`prepare` accepts ``g_eff=``, the tiles' precomputed
+    #: :func:`surrogate.analytical.effective_conductance` (float64, same shape as g)
+    uses_g_eff: bool = False
+
     def __init__(self, spec: CrossbarSpec) -> None:
         self.spec = spec
 
@@ -34,6 +44,13 @@ class CrossbarModel(ABC):
     @abstractmethod
     def prepare(self, g: torch.Tensor) -> Any:
         """Per-tile work on conductances ``g`` (..., rows, cols) in siemens."""
+
+    def prepare_with(self, g: torch.Tensor, g_eff: torch.Tensor | None) -> Any:
+        """``prepare(g)``, handing over ``g_eff`` (``effective_conductance(spec, g)``,
+        computed once by the caller) where the model uses it; ``None``: computed here."""
+        if self.uses_g_eff and g_eff is not None:
+            return self.prepare(g, g_eff=g_eff)
+        return self.prepare(g)
 
     # ------------------------------------------------------------------ per MVM
     @abstractmethod

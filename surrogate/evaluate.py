@@ -13,18 +13,23 @@ its inputs) and every GENIEx variant of params (checkpoints
        "analytical_over_geniex": {"<label>": analytical RMSE / geniex RMSE}}
 
 * plot data and PNGs under ``<reports_dir>/plots/`` (see :mod:`surrogate.plots`).
+
+The analytical ``G_eff`` of the test tiles is solved once per test set and shared by
+every model that builds on it (analytical, analytical_device, residual and relative
+GENIEx variants): see :func:`predict_all`.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Mapping
 
 import numpy as np
 import torch
 
 from datagen.dataset import CrossbarDataset, load_dataset
-from surrogate.analytical import AnalyticalDeviceModel, AnalyticalModel
+from surrogate.analytical import AnalyticalDeviceModel, AnalyticalModel, effective_conductance
 from surrogate.base import CrossbarModel
 from surrogate.checkpoint import load_geniex
 from surrogate.ideal import IdealModel
@@ -36,14 +41,27 @@ from surrogate.plots import write_plots
 CHUNK = 1024
 
 
-def predict(model: CrossbarModel, ds: CrossbarDataset) -> np.ndarray:
-    """Column currents (M, C) A of ``model`` on every sample (float64 inputs)."""
-    out = []
+def predict_all(models: Mapping[str, CrossbarModel], ds: CrossbarDataset) -> dict[str, np.ndarray]:
+    """Column currents (M, C) A of every model on every sample (float64 inputs).
+
+    The analytical ``G_eff`` of each chunk of tiles, the costly per-tile step, is
+    computed once and handed to every model that uses it
+    (:meth:`CrossbarModel.prepare_with`), not once per model."""
+    out: dict[str, list[np.ndarray]] = {name: [] for name in models}
+    shared = any(model.uses_g_eff for model in models.values())
     for lo in range(0, len(ds), CHUNK):
         g = torch.from_numpy(np.ascontiguousarray(ds.g[lo:lo + CHUNK]))
         v = torch.from_numpy(np.ascontiguousarray(ds.v[lo:lo + CHUNK]))
-        out.append(model.mvm(model.prepare(g), v).double().cpu().numpy())
-    return np.concatenate(out) if out else np.zeros((0, ds.spec.cols))
+        g_eff = effective_conductance(ds.spec, g) if shared else None
+        for name, model in models.items():
+            out[name].append(model.mvm(model.prepare_with(g, g_eff), v).double().cpu().numpy())
+    return {name: np.concatenate(parts) if parts else np.zeros((0, ds.spec.cols))
+            for name, parts in out.items()}
+
+
+def predict(model: CrossbarModel, ds: CrossbarDataset) -> np.ndarray:
+    """Column currents (M, C) A of ``model`` on every sample (float64 inputs)."""
+    return predict_all({"model": model}, ds)["model"]
 
 
 def rmse_entry(pred: np.ndarray, spice: np.ndarray, full_scale: float) -> dict[str, float]:
@@ -80,8 +98,7 @@ def run(params: SurrogateParams) -> dict[str, dict[str, object]]:
             raise ValueError(f"test set {directory} has no converged samples")
         label, fs = ds.spec.label + suffix, ds.spec.full_scale_current
         specs[label] = ds.spec
-        for name, model in models_for(params, tag, ds).items():
-            pred = predict(model, ds)
+        for name, pred in predict_all(models_for(params, tag, ds), ds).items():
             report.setdefault(name, {})[label] = rmse_entry(pred, ds.i, fs)
             predictions.setdefault(name, {})[label] = (pred, ds.i)
             print(f"{label:>24} {name:>18}: RMSE {report[name][label]['rmse_uA']:.4g} uA "

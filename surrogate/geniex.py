@@ -43,7 +43,8 @@ Checkpoints written before the option existed load as ``analytical``.
 
 Per tile, everything that depends on G alone is computed once in
 :meth:`GeniexModel.prepare`: the first layer's G part ``W1_G·g_scaled + b1``, the
-analytical ``G_eff`` (or G for the ratio target) and ``f(g, 0)``. Each MVM then costs
+analytical ``G_eff`` (or G for the ratio target; it may be handed in precomputed, see
+:mod:`surrogate.base`) and ``f(g, 0)``. Each MVM then costs
 ``W1_V·v`` plus the later layers and one matvec for the baseline (plus R ``sinh`` for
 baseline ``device``): about ``h·(R + C)`` multiply-adds for one hidden layer of ``h`` units, instead of ``h·(R·C + R + C)`` for the published full evaluation
 (:meth:`GeniexModel.full_forward`, kept as the reference and for benchmarks).
@@ -247,10 +248,18 @@ class GeniexModel(CrossbarModel):
             self.net = self.net.to(device)
         return self.net
 
-    def base_matrix(self, g: torch.Tensor) -> torch.Tensor:
-        """G_eff (residual and relative targets) or G (ratio target), in g's dtype."""
+    @property
+    def uses_g_eff(self) -> bool:  # type: ignore[override]
+        """Residual and relative targets build on ``G_eff``; ratio on G alone."""
+        return self.config.target != "ratio"
+
+    def base_matrix(self, g: torch.Tensor, g_eff: torch.Tensor | None = None) -> torch.Tensor:
+        """G_eff (residual and relative targets; ``g_eff`` if given precomputed) or G
+        (ratio target), in g's dtype."""
         if self.config.target != "ratio":
-            return effective_conductance(self.spec, g).to(g.dtype)
+            if g_eff is None:
+                g_eff = effective_conductance(self.spec, g)
+            return g_eff.to(g.dtype)
         return g
 
     def base_current(self, v: torch.Tensor, base: torch.Tensor) -> torch.Tensor:
@@ -279,11 +288,13 @@ class GeniexModel(CrossbarModel):
 
     # --------------------------------------------------------------- interface
     @torch.no_grad()
-    def prepare(self, g: torch.Tensor) -> GeniexPrepared:
+    def prepare(self, g: torch.Tensor, g_eff: torch.Tensor | None = None) -> GeniexPrepared:
+        """Per-tile state for ``g`` (T, R, C); ``g_eff``: the tiles' precomputed
+        ``effective_conductance(spec, g)`` (used by residual and relative targets)."""
         net = self._net_on(g.device)
         h_g = net.g_part(self.scale_g(g).to(torch.float32))
         out0 = net.head(h_g) if self.config.target == "residual" else None
-        return GeniexPrepared(h_g=h_g, base=self.base_matrix(g), out0=out0)
+        return GeniexPrepared(h_g=h_g, base=self.base_matrix(g, g_eff), out0=out0)
 
     @torch.no_grad()
     def mvm(self, prepared: GeniexPrepared, v: torch.Tensor) -> torch.Tensor:

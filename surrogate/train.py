@@ -10,6 +10,9 @@ for each tag in ``datasets`` and each network in ``variants``, trains on
   (``epoch, train_loss, val_loss, val_rmse_pct_fs``) for ``dvc plots``;
 * ``<reports_dir>/train_metrics.json``: per variant and tag, the best epoch and its
   validation RMSE beside the linear baseline's.
+
+The analytical ``G_eff`` of a dataset's samples (the costly step of the analytical
+baselines) is computed once per dataset and shared by every variant training on it.
 """
 
 from __future__ import annotations
@@ -18,10 +21,12 @@ import csv
 import json
 from pathlib import Path
 
+import numpy as np
+
 from datagen.dataset import CrossbarDataset, load_dataset
 from surrogate.checkpoint import save_geniex
 from surrogate.params import SurrogateParams, load_params, parse_args, require_dataset
-from surrogate.training import train_geniex
+from surrogate.training import sample_g_eff, train_geniex
 
 
 def write_curve(path: Path, history: list[dict[str, float]]) -> None:
@@ -44,13 +49,17 @@ def run(params: SurrogateParams, progress: bool = True) -> dict[str, dict[str, d
     metrics: dict[str, dict[str, dict[str, float]]] = {}
     for tag in params.datasets:
         loaded: dict[Path, CrossbarDataset] = {}
+        g_effs: dict[Path, np.ndarray] = {}   # analytical G_eff, once per dataset
         for variant, config in params.variants.items():
             directory = params.train_dir(tag, variant)
             if directory not in loaded:
                 loaded[directory] = load_dataset(directory)
             dataset = loaded[directory]
+            if config.target != "ratio" and directory not in g_effs:
+                g_effs[directory] = sample_g_eff(dataset.spec, dataset.converged().g)
             model, history, summary = train_geniex(dataset, config, progress=progress,
-                                                   desc=f"{variant} {tag}")
+                                                   desc=f"{variant} {tag}",
+                                                   g_eff=g_effs.get(directory))
             save_geniex(model, params.checkpoint(variant, tag), metrics=summary)
             write_curve(reports / "train" / variant / f"{tag}.csv", history)
             metrics.setdefault(variant, {})[dataset.spec.label] = summary

@@ -24,29 +24,41 @@ from surrogate.analytical import effective_conductance
 from surrogate.geniex import GeniexConfig, GeniexModel, GeniexNet, Normalisation
 
 
+def sample_g_eff(spec: CrossbarSpec, g: np.ndarray) -> np.ndarray:
+    """The analytical ``G_eff`` (M, R, C) float64 of samples ``g`` (M, R, C), each its
+    own tile: the costly per-sample step of the analytical baseline. Compute it once per
+    dataset and pass it to :func:`linear_currents`, :func:`base_currents` or
+    :func:`train_geniex` when several variants train on the same samples."""
+    return effective_conductance(
+        spec, torch.from_numpy(np.ascontiguousarray(g, dtype=np.float64))).numpy()
+
+
 def linear_currents(spec: CrossbarSpec, v: np.ndarray, g: np.ndarray,
-                    analytical: bool = True, device: bool = False
-                    ) -> tuple[np.ndarray, np.ndarray | None]:
+                    analytical: bool = True, device: bool = False,
+                    g_eff: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
     """Ideal and (optionally) analytical column currents (M, C), float64, for samples
     v (M, R), g (M, R, C) that each have their own conductances.
 
     ``device``: apply the device I–V to the inputs first (``spec.device_drive(v)``), the
-    device-aware variants of both models (see :class:`GeniexConfig` ``baseline``)."""
+    device-aware variants of both models (see :class:`GeniexConfig` ``baseline``).
+    ``g_eff``: the samples' :func:`sample_g_eff`, if already computed."""
     x = spec.device_drive(np.asarray(v, dtype=np.float64)) if device else v
     ideal = np.einsum("mr,mrc->mc", x, g)
     if not analytical:
         return ideal, None
-    g_eff = effective_conductance(spec, torch.from_numpy(np.ascontiguousarray(g, dtype=np.float64)))
-    return ideal, np.einsum("mr,mrc->mc", x, g_eff.numpy())
+    if g_eff is None:
+        g_eff = sample_g_eff(spec, g)
+    return ideal, np.einsum("mr,mrc->mc", x, g_eff)
 
 
 def base_currents(config: GeniexConfig, spec: CrossbarSpec, v: np.ndarray,
-                  g: np.ndarray) -> np.ndarray:
+                  g: np.ndarray, g_eff: np.ndarray | None = None) -> np.ndarray:
     """The baseline currents (M, C) the config's target corrects: the ideal model for
     ``ratio``, else the analytical one; device I–V on the inputs for baseline
-    ``device``. Equals :meth:`GeniexModel.base_current` on the same samples."""
+    ``device``. Equals :meth:`GeniexModel.base_current` on the same samples.
+    ``g_eff``: the samples' :func:`sample_g_eff`, if already computed."""
     ideal, an = linear_currents(spec, v, g, analytical=config.target != "ratio",
-                                device=config.baseline == "device")
+                                device=config.baseline == "device", g_eff=g_eff)
     return ideal if an is None else an
 
 
@@ -114,14 +126,17 @@ def _current_rmse_pct(config: GeniexConfig, norm: Normalisation, spec: CrossbarS
 
 
 def train_geniex(dataset: CrossbarDataset, config: GeniexConfig, *, progress: bool = False,
-                 desc: str = "train") -> tuple[GeniexModel, list[dict[str, float]], dict[str, float]]:
+                 desc: str = "train", g_eff: np.ndarray | None = None
+                 ) -> tuple[GeniexModel, list[dict[str, float]], dict[str, float]]:
     """Train one GENIEx network on the converged samples of ``dataset``.
 
     Returns the model (best validation epoch), the per-epoch history
     (``epoch, train_loss, val_loss, val_rmse_pct_fs``) and summary metrics (best epoch,
     its validation RMSE, and that of the baseline the target corrects, see
     :func:`base_currents`, on the same validation set). ``desc`` names the run (the
-    stage passes ``"<variant> <tag>"``) in the progress bar and in errors.
+    stage passes ``"<variant> <tag>"``) in the progress bar and in errors. ``g_eff``:
+    :func:`sample_g_eff` of ``dataset.converged()``'s samples, if already computed (the
+    stage computes it once per dataset for all its variants).
 
     Raises:
         FloatingPointError: a converged sample gives a non-finite target, or the
@@ -132,7 +147,10 @@ def train_geniex(dataset: CrossbarDataset, config: GeniexConfig, *, progress: bo
     if len(ds) < 4:
         raise ValueError(f"dataset has {len(ds)} converged samples; need at least 4 to train")
     residual = config.target == "residual"
-    i_base = base_currents(config, spec, ds.v, ds.g)
+    if g_eff is not None and g_eff.shape != ds.g.shape:
+        raise ValueError(f"{desc}: g_eff has shape {g_eff.shape}, expected {ds.g.shape} "
+                         f"(the converged samples' conductances)")
+    i_base = base_currents(config, spec, ds.v, ds.g, g_eff)
     y, w = raw_targets(config, spec, ds.i, i_base)
     finite = np.isfinite(ds.i).all(axis=1) & np.isfinite(np.where(w > 0, y, 0.0)).all(axis=1)
     bad = np.flatnonzero(~finite)

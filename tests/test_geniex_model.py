@@ -16,7 +16,7 @@ from surrogate import make_model
 from surrogate.analytical import AnalyticalDeviceModel, AnalyticalModel, effective_conductance
 from surrogate.checkpoint import SpecMismatchError, load_geniex, read_checkpoint, save_geniex
 from surrogate.geniex import GeniexConfig, GeniexModel, GeniexNet, Normalisation
-from surrogate.training import base_currents, train_geniex
+from surrogate.training import base_currents, sample_g_eff, train_geniex
 
 SPEC = CrossbarSpec(rows=6, cols=5, device="sinh", v_read_max=0.5)
 
@@ -282,3 +282,25 @@ def test_training_that_diverges_names_the_run_and_epoch() -> None:
     cfg = GeniexConfig(target="residual", lr=1e20, **FAST)
     with pytest.raises(FloatingPointError, match=r"geniex 6x5: non-finite loss at epoch \d"):
         train_geniex(synthetic_dataset(), cfg, desc="geniex 6x5")
+
+
+@pytest.mark.parametrize("target", ["residual", "relative"])
+def test_training_with_a_precomputed_g_eff_is_the_same_run(target: str) -> None:
+    ds = synthetic_dataset()
+    cfg = GeniexConfig(target=target, **FAST)
+    _, plain, _ = train_geniex(ds, cfg)
+    _, shared, _ = train_geniex(ds, cfg, g_eff=sample_g_eff(SPEC, ds.converged().g))
+    assert shared == plain
+    with pytest.raises(ValueError, match="g_eff has shape"):
+        train_geniex(ds, cfg, g_eff=sample_g_eff(SPEC, ds.g[:5]))
+
+
+def test_prepare_with_a_precomputed_g_eff_equals_prepare() -> None:
+    v, g = inputs(t=3, b=2)
+    g_eff = effective_conductance(SPEC, g)
+    for model in (AnalyticalModel(SPEC), AnalyticalDeviceModel(SPEC), untrained("residual"),
+                  untrained("relative"), untrained("ratio")):
+        assert model.uses_g_eff == (getattr(model, "config", None) is None
+                                    or model.config.target != "ratio")
+        torch.testing.assert_close(model.mvm(model.prepare_with(g, g_eff), v),
+                                   model.mvm(model.prepare(g), v), rtol=0, atol=0)

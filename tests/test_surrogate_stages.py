@@ -180,3 +180,57 @@ def test_make_model_knows_every_name() -> None:
     for name in MODEL_NAMES:
         if name != "geniex":
             assert make_model(name, spec).name == name
+
+
+def write_synthetic_dataset(directory, spec: CrossbarSpec, m: int, seed: int) -> None:
+    """A dataset whose "SPICE" currents are the device-aware analytical ones, perturbed
+    (no ngspice)."""
+    from surrogate import AnalyticalDeviceModel
+
+    rng = np.random.default_rng(seed)
+    v, g = datagen.draw(spec, m, rng)
+    i = AnalyticalDeviceModel(spec)(torch.from_numpy(v), torch.from_numpy(g)).numpy()
+    i = i * (1.0 + 0.01 * rng.standard_normal(i.shape))
+    meta = pd.DataFrame({"sample_id": np.arange(m), "seed": seed, "sampler": "uniform",
+                         "ok": True, "reason": "", "sim_time_s": 0.0})[list(META_COLUMNS)]
+    directory.mkdir(parents=True)
+    spec.save(directory / SPEC_FILE)
+    write_shard(shard_path(directory, 0), spec, v, g, i, meta)
+
+
+def test_g_eff_is_solved_once_per_dataset_and_shared_by_every_model(tmp_path, monkeypatch) -> None:
+    import surrogate.analytical
+    import surrogate.geniex
+    import surrogate.training
+
+    spec = SPECS[0]
+    write_synthetic_dataset(tmp_path / "data" / tag(spec) / "train", spec, 40, seed=1)
+    write_synthetic_dataset(tmp_path / "data" / tag(spec) / "test", spec, 20, seed=2)
+    fast = {"hidden": [8], "epochs": 2, "batch_size": 16, "device": "cpu"}
+    params = SurrogateParams.from_dict({
+        "datasets": [tag(spec)], "data_dir": str(tmp_path / "data"),
+        "models_dir": str(tmp_path / "models"), "reports_dir": str(tmp_path / "reports"),
+        "variants": {"geniex": {"target": "relative", **fast},
+                     "geniex_residual": {"target": "residual", **fast},
+                     "geniex_published": {"target": "ratio", **fast}},
+        "evaluate": {"parity_points": 10, "hist_bins": 5}})
+    calls: list[tuple[int, ...]] = []
+    real = surrogate.analytical.effective_conductance
+
+    def counting(spec_, g):
+        calls.append(tuple(g.shape))
+        return real(spec_, g)
+
+    for module in (surrogate.analytical, surrogate.geniex, surrogate.training, evaluate):
+        monkeypatch.setattr(module, "effective_conductance", counting)
+    train.run(params, progress=False)
+    assert calls == [(40, 4, 4)]          # one solve for the two variants that need it
+    calls.clear()
+    report = evaluate.run(params)
+    assert calls == [(20, 4, 4)]          # one solve for analytical(_device) and 2 variants
+    monkeypatch.undo()
+    ds = load_dataset(tmp_path / "data" / tag(spec) / "test").converged()
+    for name, model in evaluate.models_for(params, tag(spec), ds).items():
+        alone = model.mvm(model.prepare(torch.from_numpy(ds.g)), torch.from_numpy(ds.v))
+        assert report[name][spec.label] == evaluate.rmse_entry(alone.double().numpy(), ds.i,
+                                                               spec.full_scale_current)
