@@ -153,8 +153,12 @@ class TrainConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
+        from functional_sim.nets import NETS
+
         own = "TrainConfig"
         object.__setattr__(self, "nets", tuple(self.nets))
+        for net in self.nets:
+            _check_choice(own, "nets", net, tuple(sorted(NETS)))
         _check_int(own, "epochs", self.epochs, 1)
         _check_int(own, "batch_size", self.batch_size, 1)
         _check_int(own, "seed", self.seed, 0)
@@ -182,7 +186,9 @@ class GroundTruthConfig:
 
     For one small network and ``n_images`` test images, every crossbar MVM is run
     through the ``spice`` model; each cheap model in ``models`` is scored on how well it
-    predicts the SPICE accuracy and on its per-layer output error.
+    predicts the SPICE accuracy and on its per-layer output error. ``net`` must be one
+    of ``functional_sim.nets.NETS``, ``models`` and ``reference`` names of
+    ``surrogate.MODEL_NAMES``: checked here, before any SPICE run.
     """
 
     enabled: bool = False
@@ -192,10 +198,20 @@ class GroundTruthConfig:
     reference: str = "spice"
 
     def __post_init__(self) -> None:
+        from functional_sim.nets import NETS
+        from surrogate import MODEL_NAMES
+
+        own = "GroundTruthConfig"
         if not isinstance(self.enabled, bool):
-            raise ConfigError(f"GroundTruthConfig.enabled must be true/false, got {self.enabled!r}")
+            raise ConfigError(f"{own}.enabled must be true/false, got {self.enabled!r}")
+        if isinstance(self.models, str):
+            raise ConfigError(f"{own}.models must be a list of model names, got {self.models!r}")
         object.__setattr__(self, "models", tuple(self.models))
-        _check_int("GroundTruthConfig", "n_images", self.n_images, 1)
+        for model in self.models:
+            _check_choice(own, "models", model, MODEL_NAMES)
+        _check_choice(own, "reference", self.reference, MODEL_NAMES)
+        _check_choice(own, "net", self.net, tuple(sorted(NETS)))
+        _check_int(own, "n_images", self.n_images, 1)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

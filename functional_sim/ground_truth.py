@@ -34,6 +34,7 @@ from functional_sim.data import load_dataset, pick_test_images
 from functional_sim.evaluate import load_net, predict
 from functional_sim.nets import NETS
 from functional_sim.params import base_spec, net_path, read_params, study_config
+from functional_sim.study import require_checkpoints, sim_config, volt_key
 from spice_netlists import CrossbarSpec
 from surrogate import make_model
 
@@ -88,10 +89,10 @@ def compare_models(net: nn.Module, x: torch.Tensor, y: torch.Tensor, cfg: StudyC
 
 
 def run_ground_truth(cfg: StudyConfig, spec: CrossbarSpec, device: str = "cpu") -> dict[str, Any]:
-    """The ground-truth report for ``cfg.ground_truth`` at every study voltage."""
-    from functional_sim.study import sim_config, volt_key   # study imports this module lazily
-
+    """The ground-truth report for ``cfg.ground_truth`` at every study voltage. Every
+    checkpoint the models need is checked before the first SPICE run."""
     gt = cfg.ground_truth
+    require_checkpoints(cfg, spec, (*gt.models, gt.reference))
     net, _ = load_net(net_path(cfg, gt.net))
     split = load_dataset(NETS[gt.net].dataset, seed=cfg.seed)
     x, y = pick_test_images(split, gt.n_images, cfg.seed)

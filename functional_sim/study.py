@@ -24,7 +24,7 @@ import argparse
 import json
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 import torch
 from torch import nn
@@ -46,10 +46,29 @@ def volt_key(v: float) -> str:
     return f"{v:g}V"
 
 
+#: crossbar models that load a checkpoint (``<geniex_dir>/<tag>.pt`` per tile spec)
+CHECKPOINT_MODELS = ("geniex",)
+
+
+def require_checkpoints(cfg: StudyConfig, spec: CrossbarSpec, models: Iterable[str]) -> None:
+    """Raise :class:`FileNotFoundError` naming every checkpoint that ``models`` need at
+    the study's read voltages (``spec`` with each ``v_read_max``) and that does not
+    exist, so that a missing one stops a stage before anything expensive runs."""
+    needed = [m for m in dict.fromkeys(models) if m in CHECKPOINT_MODELS]
+    if not needed:
+        return
+    paths = [geniex_checkpoint(cfg, spec.with_(v_read_max=volts)) for volts in cfg.voltages]
+    missing = [str(path) for path in paths if not path.exists()]
+    if missing:
+        raise FileNotFoundError(f"missing GENIEx checkpoint(s) for model(s) {needed}: "
+                                f"{', '.join(missing)} (train them with the surrogate stage, "
+                                f"or drop {needed} from the functional_sim models)")
+
+
 def sim_config(cfg: StudyConfig, spec: CrossbarSpec, model: str) -> SimConfig:
     """The SimConfig of one model at one tile spec (GENIEx gets its checkpoint path)."""
     checkpoint = None
-    if model == "geniex":
+    if model in CHECKPOINT_MODELS:
         path = geniex_checkpoint(cfg, spec)
         if not path.exists():
             raise FileNotFoundError(f"no GENIEx checkpoint for {spec.label}: {path} (train it "
@@ -75,7 +94,9 @@ def load_study_nets(cfg: StudyConfig) -> dict[str, tuple[nn.Module, torch.Tensor
 
 def run_study(cfg: StudyConfig, spec: CrossbarSpec, device: str = "cpu",
               log: bool = True) -> dict[str, Any]:
-    """The accuracy report (see the module docstring)."""
+    """The accuracy report (see the module docstring). Every checkpoint the models
+    need is checked first (:func:`require_checkpoints`)."""
+    require_checkpoints(cfg, spec, cfg.all_models)
     nets = load_study_nets(cfg)
     report: dict[str, Any] = {"float": {}}
     for name, (net, x, y) in nets.items():

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from functional_sim.config import ConfigError, SimConfig, StudyConfig, geniex_tag
+from functional_sim.config import (ConfigError, GroundTruthConfig, SimConfig, StudyConfig,
+                                   TrainConfig, geniex_tag)
 from spice_netlists import CrossbarSpec
 
 
@@ -55,3 +56,19 @@ def test_offset_scheme_reserves_one_reference_column() -> None:
 def test_geniex_tag_names_size_device_and_voltage() -> None:
     assert geniex_tag(CrossbarSpec(rows=32, cols=32, device="sinh", v_read_max=0.25)) \
         == "32x32_sinh_0.25V"
+
+
+@pytest.mark.parametrize("changes", [{"models": ["ideal", "analytic"]}, {"reference": "spcie"},
+                                     {"net": "digits_mpl"}, {"models": "ideal"}])
+def test_ground_truth_names_a_bad_model_or_net_before_any_spice_run(changes: dict) -> None:
+    field = next(iter(changes))
+    with pytest.raises(ConfigError, match=f"GroundTruthConfig.{field}"):
+        GroundTruthConfig(**changes)
+    with pytest.raises(ConfigError, match=field):
+        StudyConfig.from_dict({"ground_truth": changes})
+    assert GroundTruthConfig(models=["analytical_device", "geniex"], reference="analytical")
+
+
+def test_train_nets_must_be_study_networks() -> None:
+    with pytest.raises(ConfigError, match="TrainConfig.nets.*'mnist_clp'"):
+        TrainConfig(nets=("mnist_mlp", "mnist_clp"))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 import torch
 from torch import nn
 
@@ -123,6 +124,37 @@ def test_ground_truth_ranks_the_reference_itself_best(tmp_path) -> None:
     assert all(v["rel_rmse"] == 0.0 for v in out["analytical"]["layers"].values())
     assert set(out["ideal"]["layers"]) == {"1", "3"}
     assert out["ideal"]["layers"]["1"]["rel_rmse"] > 0
+
+
+def test_study_and_ground_truth_name_every_missing_checkpoint_before_running(tmp_path,
+                                                                            monkeypatch) -> None:
+    import functional_sim.ground_truth as ground_truth
+    import functional_sim.study as study
+    from functional_sim.params import geniex_checkpoint
+
+    cfg, spec = _tiny_study(tmp_path)
+    cfg = StudyConfig.from_dict({**cfg.to_dict(), "models": ["analytical", "geniex"],
+                                 "geniex_dir": str(tmp_path / "geniex"),
+                                 "ground_truth": {"enabled": True, "net": "digits_mlp",
+                                                  "models": ["ideal", "geniex"]}})
+    have = geniex_checkpoint(cfg, spec.with_(v_read_max=0.25))
+    have.parent.mkdir(parents=True)
+    have.write_bytes(b"")                              # only the 0.25 V one exists
+    want = geniex_checkpoint(cfg, spec.with_(v_read_max=0.5))
+
+    def nothing_may_run(*args, **kwargs):
+        raise AssertionError("ran before checking the checkpoints")
+
+    monkeypatch.setattr(study, "load_study_nets", nothing_may_run)
+    monkeypatch.setattr(ground_truth, "load_net", nothing_may_run)
+    with pytest.raises(FileNotFoundError, match="geniex") as err:
+        study.run_study(cfg, spec, log=False)
+    assert str(want) in str(err.value) and str(have) not in str(err.value)
+    with pytest.raises(FileNotFoundError) as err:
+        ground_truth.run_ground_truth(cfg, spec)
+    assert str(want) in str(err.value)
+    # without geniex nothing is required
+    study.require_checkpoints(cfg, spec, ["ideal", "analytical", "spice"])
 
 
 def test_switching_model_changes_results_but_not_weights() -> None:
