@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> None:
     results: dict[str, dict[str, float]] = {}
     splits: dict[str, Split] = {}
     for name in cfg.train.nets:
-        dataset = NETS[name].dataset if name in NETS else name
+        dataset = NETS[name].dataset          # TrainConfig only admits NETS names
         if dataset not in splits:
             splits[dataset] = load_dataset(dataset, seed=cfg.seed)
         split = splits[dataset]

@@ -130,8 +130,13 @@ class GeniexConfig:
 
     @property
     def baseline_model(self) -> str:
-        """The baseline as a crossbar-model name: ``ideal`` or ``analytical`` (the
-        target's linear model), with ``_device`` appended for baseline ``device``."""
+        """The baseline's name, for logs and reports: ``ideal`` or ``analytical`` (the
+        target's linear model), with ``_device`` appended for baseline ``device``.
+
+        It is a :data:`surrogate.MODEL_NAMES` entry (``ideal``, ``analytical``,
+        ``analytical_device``) except ``ideal_device``, the ratio target on the device
+        baseline (``drive(v)ᵀ·G``: the ideal crossbar with the device I–V on its inputs),
+        which has no crossbar model of its own: do not pass it to ``make_model``."""
         linear = "ideal" if self.target == "ratio" else "analytical"
         return linear + ("_device" if self.baseline == "device" else "")
 

@@ -121,6 +121,11 @@ def test_baseline_defaults_follow_the_target() -> None:
     assert GeniexConfig(target="ratio").baseline == "analytical"
     assert GeniexConfig(target="ratio").baseline_model == "ideal"
     assert GeniexConfig(target="relative").baseline_model == "analytical_device"
+    from surrogate import MODEL_NAMES
+    for target in ("ratio", "residual", "relative"):
+        for baseline in BASELINES:
+            name = GeniexConfig(target=target, baseline=baseline).baseline_model
+            assert name in MODEL_NAMES or (target, baseline, name) == ("ratio", "device", "ideal_device")
     assert GeniexConfig.from_dict({"target": "relative", "baseline": "analytical"}).baseline == "analytical"
     with pytest.raises(ValueError, match="baseline"):
         GeniexConfig(baseline="devices")
