@@ -1,11 +1,16 @@
 """Stage ``workload_data``: SPICE datasets of the (V, G) reads a trained network makes.
 
 GENIEx trained its surrogate on what the network's bit-sliced tiles actually see. For
-every read voltage of ``functional_sim.voltages`` (each sets ``v_read_max`` of the
-``crossbar`` spec), ``python -m functional_sim.workload_data --params params.yaml``
+every crossbar spec the random datasets are made for (the ``datagen`` section's
+``configs``, each a set of overrides of the ``crossbar`` section: size, device, read
+voltage; :func:`workload_specs`), so that ``<out_dir>/<tag>`` exists for every tag of
+``<datagen.out_dir>/<tag>`` and the surrogate's ``train_data_dirs`` and
+``extra_test_sets`` find one, ``python -m functional_sim.workload_data --params params.yaml``
 
 1. records a pool of reads of the trained network ``functional_sim.workload.net`` on
-   its training images with ``ideal`` tiles (:func:`functional_sim.workload.record_pool`)
+   its training images with ``ideal`` tiles of that spec (the network's layers tiled at
+   the spec's size, mapped with ``functional_sim.sim``;
+   :func:`functional_sim.workload.record_pool`)
    and writes it to ``<pool_dir>/<tag>.npz`` (arrays ``v``, ``g``, ``spec``, ``test``:
    which reads went to the test pool, and ``meta``: what the pool was recorded from);
 2. splits it *by content* into ``<tag>.train.npz`` and ``<tag>.test.npz``: every
@@ -13,6 +18,9 @@ every read voltage of ``functional_sim.voltages`` (each sets ``v_read_max`` of t
    repeats, keep their multiplicity), so no test sample repeats a training sample;
 3. runs datagen's resumable sweep with the ``workload`` sampler on each pool into
    ``<out_dir>/<tag>/train`` and ``<out_dir>/<tag>/test`` (seeds ``seed`` and ``seed+1``).
+
+``functional_sim.voltages`` (the study's read voltages) plays no part here: the stage
+follows the datasets, the study follows its own section.
 
 A rerun with the same parameters and network reuses the pools and resumes the sweeps
 (nothing finished is simulated again). Where a pool's content changed (another
@@ -34,9 +42,9 @@ import yaml
 
 from datagen import dataset_tag
 from datagen.samplers import SamplerConfig
-from datagen.sweep import SweepConfig, run_sweep
+from datagen.sweep import DatagenParams, SweepConfig, run_sweep
 from functional_sim.config import StudyConfig, WorkloadConfig
-from functional_sim.params import base_spec, net_path, read_params, study_config
+from functional_sim.params import net_path, read_params, study_config
 from functional_sim.workload import record_pool, save_pool
 from spice_netlists import CrossbarSpec
 
@@ -162,13 +170,26 @@ def sweep_configs(wc: WorkloadConfig, tag: str) -> dict[str, SweepConfig]:
                                             ("test", wc.test_samples)))}
 
 
+def workload_specs(params: Mapping[str, Any]) -> list[CrossbarSpec]:
+    """The specs of the ``datagen`` section (``DatagenParams.specs``), each once: the
+    specs the random datasets are made for. Two different specs with one tag (their
+    datasets would share a directory) are an error."""
+    specs: dict[str, CrossbarSpec] = {}
+    for spec in DatagenParams.from_dict(params.get("datagen") or {}).specs(params):
+        tag = dataset_tag(spec)
+        if tag in specs and specs[tag] != spec:
+            raise ValueError(f"datagen.configs: two different crossbar specs share the "
+                             f"dataset tag {tag!r}")
+        specs.setdefault(tag, spec)
+    return list(specs.values())
+
+
 def run_workload_data(params: Mapping[str, Any], *, progress: bool = True) -> dict[str, Any]:
     """The whole stage for a parsed params file; returns a summary per dataset tag."""
     cfg = study_config(params)
     wc = cfg.workload_config
     summary: dict[str, Any] = {}
-    for volts in cfg.voltages:
-        spec = base_spec(params).with_(v_read_max=volts)
+    for spec in workload_specs(params):
         tag = dataset_tag(spec)
         pools = make_pools(cfg, spec)
         out = Path(wc.out_dir) / tag

@@ -1,6 +1,7 @@
 """Stage workload_data: pools of a network's real tile reads, split by content into train
-and test pools, simulated by datagen's resumable sweep with the real ngspice. Tiny: an
-untrained, seeded digits MLP on 8x8 tiles, a few dozen samples per dataset."""
+and test pools, simulated by datagen's resumable sweep with the real ngspice, for exactly
+the crossbar specs of the datagen section. Tiny: an untrained, seeded digits MLP on 8x8
+(two read voltages) and 16x16 tiles, a few dozen samples per dataset."""
 
 from __future__ import annotations
 
@@ -24,7 +25,8 @@ from functional_sim.workload_data import main, pool_files, split_by_content
 from spice_netlists import CrossbarSpec
 
 ROWS = COLS = 8
-VOLTAGES = (0.25, 0.5)
+#: (rows, cols, v_read_max) of the datagen section's specs: the datasets to mirror
+DATASETS = ((8, 8, 0.25), (8, 8, 0.5), (16, 16, 0.5))
 STREAM_BITS = 2
 SLICE_BITS = 2
 N_TRAIN, N_TEST = 30, 12
@@ -37,8 +39,10 @@ def _params(tmp: Path, **workload) -> dict:
     section.update(workload)
     return {
         "crossbar": {"rows": ROWS, "cols": COLS, "device": "sinh", "v_read_max": 0.25},
-        "functional_sim": {
-            "voltages": list(VOLTAGES), "nets_dir": str(tmp / "nets"), "seed": 0,
+        "datagen": {"configs": [{"rows": r, "cols": c, "v_read_max": v} if r != ROWS
+                                else {"v_read_max": v} for r, c, v in DATASETS]},
+        "functional_sim": {      # the study's voltages: no part in this stage
+            "voltages": [0.3], "nets_dir": str(tmp / "nets"), "seed": 0,
             "sim": {"weight_bits": 4, "input_bits": 4, "bits_per_slice": SLICE_BITS,
                     "bits_per_stream": STREAM_BITS, "adc_bits": 12,
                     "negative_weights": "differential", "weight_scale": "per_channel"},
@@ -73,8 +77,19 @@ def stage(tmp_path_factory) -> tuple[Path, dict, dict]:
     return tmp, params, _run(tmp, params)
 
 
-def _spec(params: dict, volts: float) -> CrossbarSpec:
-    return CrossbarSpec(rows=ROWS, cols=COLS, device="sinh", v_read_max=volts)
+def _spec(params: dict, volts: float, rows: int = ROWS, cols: int = COLS) -> CrossbarSpec:
+    return CrossbarSpec(rows=rows, cols=cols, device="sinh", v_read_max=volts)
+
+
+def _tag(rows: int, cols: int, volts: float) -> str:
+    return f"{rows}x{cols}_sinh_{volts:g}V"
+
+
+def test_one_dataset_pair_per_datagen_spec_and_no_other(stage) -> None:
+    tmp, _, summary = stage
+    tags = {_tag(*d) for d in DATASETS}
+    assert set(summary) == tags
+    assert {p.name for p in (tmp / "spice_workload").iterdir()} == tags
 
 
 def test_pools_hold_the_networks_tile_reads_on_dac_and_slice_levels(stage) -> None:
@@ -84,15 +99,15 @@ def test_pools_hold_the_networks_tile_reads_on_dac_and_slice_levels(stage) -> No
     from functional_sim.evaluate import load_net
 
     net, _ = load_net(tmp / "nets" / "digits_mlp.pt")
-    for volts in VOLTAGES:
-        spec = _spec(params, volts)
-        tag = f"{ROWS}x{COLS}_sinh_{volts:g}V"
+    for rows, cols, volts in DATASETS:
+        spec = _spec(params, volts, rows, cols)
+        tag = _tag(rows, cols, volts)
         assert summary[tag]["recorded_now"] is True
         files = pool_files(wc, tag)
         with np.load(files["all"]) as pool:
             v, g, test = pool["v"], pool["g"], pool["test"]
             assert CrossbarSpec.from_dict(yaml.safe_load(str(pool["spec"]))) == spec
-        assert len(v) == wc.pool_size and v.shape[1:] == (ROWS,) and g.shape[1:] == (ROWS, COLS)
+        assert len(v) == wc.pool_size and v.shape[1:] == (rows,) and g.shape[1:] == (rows, cols)
         dv = volts / (2 ** STREAM_BITS - 1)
         assert np.allclose(v / dv, np.rint(v / dv)) and v.min() >= 0 and v.max() <= volts + 1e-15
         assert (v.max(axis=1) > 0).all()
@@ -113,12 +128,12 @@ def test_pools_hold_the_networks_tile_reads_on_dac_and_slice_levels(stage) -> No
 def test_sweeps_write_datasets_whose_samples_come_from_their_pool(stage) -> None:
     tmp, params, summary = stage
     wc = study_config(params).workload_config
-    for volts in VOLTAGES:
-        tag = f"{ROWS}x{COLS}_sinh_{volts:g}V"
+    for rows, cols, volts in DATASETS:
+        tag = _tag(rows, cols, volts)
         for split, n in (("train", N_TRAIN), ("test", N_TEST)):
             assert summary[tag][split]["simulated_now"] == n
             ds = load_dataset(tmp / "spice_workload" / tag / split)
-            assert len(ds) == n and ds.spec == _spec(params, volts)
+            assert len(ds) == n and ds.spec == _spec(params, volts, rows, cols)
             assert ds.meta["ok"].all() and np.isfinite(ds.i).all() and (ds.i > 0).any()
             assert set(ds.meta["sampler"]) == {"workload"}
             with np.load(pool_files(wc, tag)[split]) as pool:
@@ -132,8 +147,8 @@ def test_sweeps_write_datasets_whose_samples_come_from_their_pool(stage) -> None
 def test_train_and_test_share_no_sample(stage) -> None:
     tmp, params, _ = stage
     wc = study_config(params).workload_config
-    for volts in VOLTAGES:
-        tag = f"{ROWS}x{COLS}_sinh_{volts:g}V"
+    for rows, cols, volts in DATASETS:
+        tag = _tag(rows, cols, volts)
         with np.load(pool_files(wc, tag)["train"]) as tr, np.load(pool_files(wc, tag)["test"]) as te:
             assert not set(_keys(tr["v"], tr["g"])) & set(_keys(te["v"], te["g"]))
         train = load_dataset(tmp / "spice_workload" / tag / "train")
@@ -156,7 +171,7 @@ def test_a_changed_pool_starts_its_sweeps_afresh(stage, tmp_path) -> None:
     tmp, params, _ = stage
     params = _params(tmp, images=4, out_dir=str(tmp_path / "out"), pool_dir=str(tmp_path / "pools"),
                      train_samples=10, test_samples=10, pool_size=40)
-    params["functional_sim"]["voltages"] = [0.5]
+    params["datagen"]["configs"] = [{"v_read_max": 0.5}]
     first = _run(tmp_path, params)["8x8_sinh_0.5V"]
     params["functional_sim"]["workload"]["images"] = 5
     second = _run(tmp_path, params)["8x8_sinh_0.5V"]
