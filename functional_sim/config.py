@@ -383,8 +383,3 @@ class StudyConfig:
     def from_dict(cls, data: Mapping[str, Any]) -> "StudyConfig":
         _reject_unknown("StudyConfig", data, {f.name for f in fields(cls)})
         return cls(**data)
-
-
-def geniex_tag(spec: CrossbarSpec) -> str:
-    """The checkpoint tag of a spec, e.g. ``32x32_sinh_0.25V``."""
-    return f"{spec.rows}x{spec.cols}_{spec.device}_{spec.v_read_max:g}V"

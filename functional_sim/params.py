@@ -8,7 +8,7 @@ from typing import Any, Mapping
 
 import yaml
 
-from functional_sim.config import StudyConfig, geniex_tag
+from functional_sim.config import StudyConfig
 from spice_netlists import CrossbarSpec, load_spec_from_params
 
 
@@ -33,5 +33,6 @@ def net_path(cfg: StudyConfig, name: str) -> Path:
 
 
 def geniex_checkpoint(cfg: StudyConfig, spec: CrossbarSpec) -> Path:
-    """The GENIEx checkpoint of a tile spec: <geniex_dir>/<rows>x<cols>_<device>_<V>V.pt."""
-    return Path(cfg.geniex_dir) / f"{geniex_tag(spec)}.pt"
+    """The GENIEx checkpoint of a tile spec: ``<geniex_dir>/<spec.tag>.pt``, e.g.
+    ``models/geniex/32x32_sinh_0.25V.pt`` (the tag of its training datasets too)."""
+    return Path(cfg.geniex_dir) / f"{spec.tag}.pt"

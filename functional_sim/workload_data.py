@@ -40,7 +40,6 @@ from typing import Any, Mapping
 import numpy as np
 import yaml
 
-from datagen import dataset_tag
 from datagen.samplers import SamplerConfig
 from datagen.sweep import DatagenParams, SweepConfig, run_sweep
 from functional_sim.config import StudyConfig, WorkloadConfig
@@ -121,7 +120,7 @@ def make_pools(cfg: StudyConfig, spec: CrossbarSpec) -> dict[str, Any]:
     """Record and split the pool of one spec, unless the pools on disk were made from
     the same identity; returns what the pools hold and their content hashes."""
     wc = cfg.workload_config
-    tag = dataset_tag(spec)
+    tag = spec.tag
     files = pool_files(wc, tag)
     identity = pool_identity(cfg, spec)
     recorded = False
@@ -176,7 +175,7 @@ def workload_specs(params: Mapping[str, Any]) -> list[CrossbarSpec]:
     datasets would share a directory) are an error."""
     specs: dict[str, CrossbarSpec] = {}
     for spec in DatagenParams.from_dict(params.get("datagen") or {}).specs(params):
-        tag = dataset_tag(spec)
+        tag = spec.tag
         if tag in specs and specs[tag] != spec:
             raise ValueError(f"datagen.configs: two different crossbar specs share the "
                              f"dataset tag {tag!r}")
@@ -190,7 +189,7 @@ def run_workload_data(params: Mapping[str, Any], *, progress: bool = True) -> di
     wc = cfg.workload_config
     summary: dict[str, Any] = {}
     for spec in workload_specs(params):
-        tag = dataset_tag(spec)
+        tag = spec.tag
         pools = make_pools(cfg, spec)
         out = Path(wc.out_dir) / tag
         _prepare_sweeps(out, pools)

@@ -6,7 +6,8 @@ import pytest
 import yaml
 
 from functional_sim.config import (ConfigError, GroundTruthConfig, SimConfig, StudyConfig,
-                                   TrainConfig, geniex_tag)
+                                   TrainConfig)
+from functional_sim.params import geniex_checkpoint
 from spice_netlists import CrossbarSpec
 
 
@@ -53,9 +54,10 @@ def test_offset_scheme_reserves_one_reference_column() -> None:
     assert SimConfig(spec=CrossbarSpec(cols=16)).cols_per_tile == 16
 
 
-def test_geniex_tag_names_size_device_and_voltage() -> None:
-    assert geniex_tag(CrossbarSpec(rows=32, cols=32, device="sinh", v_read_max=0.25)) \
-        == "32x32_sinh_0.25V"
+def test_geniex_checkpoint_is_named_by_the_spec_tag() -> None:
+    spec = CrossbarSpec(rows=32, cols=32, device="sinh", v_read_max=0.25)
+    assert geniex_checkpoint(StudyConfig(geniex_dir="m"), spec).as_posix() \
+        == "m/32x32_sinh_0.25V.pt" == f"m/{spec.tag}.pt"
 
 
 @pytest.mark.parametrize("changes", [{"models": ["ideal", "analytic"]}, {"reference": "spcie"},
