@@ -15,14 +15,15 @@ from spice_netlists import CrossbarSpec
 from spice_netlists.netlist import SolverOptions, check_samples
 from spice_netlists.ngspice import ngspice_info
 
-#: cells per chunk that keep ngspice's per-sample cost lowest (measured: ~50 samples
-#: of a 32x32 crossbar per process; larger tables slow each sample down)
-CELLS_PER_CHUNK = 51_200
+#: samples per chunk times sqrt(cells): measured best near 50 samples of a 32x32 crossbar
+#: and 25 of a 64x64 one per ngspice process (longer tables slow each sample down,
+#: shorter chunks pay ngspice's start-up and parsing more often)
+CHUNK_SCALE = 1600
 
 
 def auto_chunk_size(spec: CrossbarSpec) -> int:
     """Samples per ngspice process for this crossbar size (10..200)."""
-    return int(np.clip(CELLS_PER_CHUNK // (spec.rows * spec.cols), 10, 200))
+    return int(np.clip(round(CHUNK_SCALE / np.sqrt(spec.rows * spec.cols)), 10, 200))
 
 
 def chunk_bounds(m: int, chunk_size: int) -> list[tuple[int, int]]:

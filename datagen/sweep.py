@@ -92,9 +92,10 @@ def chunk_seed(seed: int, chunk: int) -> np.random.Generator:
     return np.random.default_rng([seed, chunk])
 
 
-def _prepare_directory(out: Path, spec: CrossbarSpec, cfg: SweepConfig) -> None:
-    """Keep a matching partial sweep; start afresh where spec or config changed."""
-    stamp = {"spec": spec.to_dict(), "sweep": cfg.identity()}
+def _prepare_directory(out: Path, spec: CrossbarSpec, cfg: SweepConfig, chunk_size: int) -> None:
+    """Keep a matching partial sweep; start afresh where spec, config or the chunking
+    (``chunk_size``, as resolved for this crossbar) changed."""
+    stamp = {"spec": spec.to_dict(), "sweep": {**cfg.identity(), "chunk_size": chunk_size}}
     sweep_file = out / SWEEP_FILE
     if sweep_file.exists() and yaml.safe_load(sweep_file.read_text()) != stamp:
         print(f"{out}: configuration changed, starting this sweep afresh")
@@ -132,8 +133,8 @@ def run_sweep(spec: CrossbarSpec, cfg: SweepConfig, out: str | Path, progress: b
     """Run (or resume) a sweep into directory ``out``; returns a summary."""
     ngspice_info()
     out = Path(out)
-    _prepare_directory(out, spec, cfg)
     size = cfg.chunk_size or auto_chunk_size(spec)
+    _prepare_directory(out, spec, cfg, size)
     bounds = chunk_bounds(cfg.n_samples, size)
     todo = [(k, lo, hi) for k, (lo, hi) in enumerate(bounds) if not _shard_complete(out, k, hi - lo)]
     for stale in out.glob(SHARD_GLOB):   # shards past the end of a shrunk sweep

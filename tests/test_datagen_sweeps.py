@@ -180,3 +180,16 @@ def test_datagen_params_refuse_a_test_set_seeded_like_the_training_set():
 
     with pytest.raises(ValueError, match="must differ"):
         DatagenParams.from_dict({"train": {"seed": 3}, "test": {"seed": 3}})
+
+
+def test_sweep_chunked_differently_starts_afresh(tmp_path):
+    run_sweep(SPEC, SweepConfig(n_samples=12, seed=1, chunk_size=4, workers=1), tmp_path, progress=False)
+    summary = run_sweep(SPEC, SweepConfig(n_samples=12, seed=1, chunk_size=6, workers=1), tmp_path,
+                        progress=False)
+    assert summary["simulated_now"] == 12
+    assert sorted(p.name for p in tmp_path.glob("shard-*.parquet")) == ["shard-00000.parquet", "shard-00001.parquet"]
+
+
+def test_auto_chunk_size_shrinks_with_crossbar_size():
+    sizes = [datagen.auto_chunk_size(CrossbarSpec(rows=n, cols=n)) for n in (8, 16, 32, 64, 128)]
+    assert sizes == sorted(sizes, reverse=True) and sizes[2] == 50 and sizes[3] == 25
