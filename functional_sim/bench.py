@@ -5,7 +5,9 @@ and ``geniex`` (its checkpoint for the ``crossbar`` spec when one exists, otherw
 untrained GENIEx network of the right shape, which costs the same; the output says
 which) on CPU, and on CUDA when available. The trained ``mnist_cnn`` is used when it
 exists, otherwise a freshly initialised one (timing does not depend on the weights'
-values, only on the shapes).
+values, only on the shapes). For GENIEx it also prints what its arithmetic allows: the
+network's crossbar MVMs per image times ~hidden·(rows+cols) multiply-adds, at the rate
+this machine reaches on that matrix shape.
 """
 
 from __future__ import annotations
@@ -53,6 +55,36 @@ def time_model(net: torch.nn.Module, sim: SimConfig, model: CrossbarModel, x: to
     return len(x) / (time.perf_counter() - start)
 
 
+def mvms_per_image(net: torch.nn.Module, sim: SimConfig, model: CrossbarModel,
+                   x: torch.Tensor) -> float:
+    """Crossbar MVMs (input vectors read by one tile) per image of ``x``."""
+    count = 0
+    mvm = model.mvm
+
+    def counting(prepared, v):
+        nonlocal count
+        count += v[..., 0].numel()
+        return mvm(prepared, v)
+
+    model.mvm = counting
+    try:
+        with torch.no_grad():
+            convert(net, sim, model=model).eval()(x)
+    finally:
+        del model.mvm
+    return count / len(x)
+
+
+def dense_macs_per_s(hidden: int, rows: int, cols: int, n: int = 100_000) -> float:
+    """Multiply-adds per second this machine reaches on GENIEx's per-MVM shape
+    (rows -> hidden -> cols, ReLU between), batched on the CPU."""
+    w1, w2, v = torch.randn(hidden, rows), torch.randn(cols, hidden), torch.randn(n, rows)
+    torch.nn.functional.linear(torch.nn.functional.linear(v[:1000], w1).relu_(), w2)
+    start = time.perf_counter()
+    torch.nn.functional.linear(torch.nn.functional.linear(v, w1).relu_(), w2)
+    return n * hidden * (rows + cols) / (time.perf_counter() - start)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--params", default="params.yaml")
@@ -89,6 +121,14 @@ def main(argv: list[str] | None = None) -> None:
             rate = time_model(net, sim, model, x, args.batch_size, device)
             print(f"{device:>5} {name:>11}: {rate:9.1f} images/s" + (f"  [{note}]" if note else ""),
                   flush=True)
+            if name == "geniex" and device == "cpu":
+                hidden = model.config.hidden[0]
+                per_image = mvms_per_image(net, sim, model, x[: args.batch_size])
+                macs = hidden * (spec.rows + spec.cols)
+                bound = dense_macs_per_s(hidden, spec.rows, spec.cols) / (per_image * macs)
+                print(f"{'':>5} {'':>11}  {per_image:,.0f} MVMs/image x {macs:,} multiply-adds: "
+                      f"its arithmetic allows {bound:.1f} images/s here; measured is "
+                      f"{bound / rate:.2f}x slower", flush=True)
 
 
 if __name__ == "__main__":
