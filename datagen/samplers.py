@@ -19,7 +19,7 @@ non-ideality depends on how much current flows).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
@@ -27,6 +27,7 @@ import numpy as np
 import yaml
 
 from spice_netlists import CrossbarSpec
+from spice_netlists.validation import reject_unknown_keys
 
 SAMPLERS = ("uniform", "bitlevel", "workload")
 
@@ -61,9 +62,7 @@ class SamplerConfig:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "SamplerConfig":
-        unknown = set(data) - {f.name for f in fields(cls)}
-        if unknown:
-            raise ValueError(f"sampler: unknown field(s) {sorted(unknown)}")
+        reject_unknown_keys("sampler", data, cls)
         return cls(**data)
 
 

@@ -19,7 +19,7 @@ import json
 import shutil
 import time
 from concurrent.futures import as_completed
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -36,6 +36,7 @@ from datagen.runner import run_chunk
 from datagen.samplers import SamplerConfig, draw
 from spice_netlists import CrossbarSpec, load_spec_from_params
 from spice_netlists.netlist import SolverOptions
+from spice_netlists.validation import reject_unknown_keys
 from spice_netlists.ngspice import ngspice_info
 
 SWEEP_FILE = "sweep.yaml"
@@ -81,9 +82,7 @@ class SweepConfig:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "SweepConfig":
-        unknown = set(data) - {f.name for f in fields(cls)}
-        if unknown:
-            raise ValueError(f"sweep: unknown field(s) {sorted(unknown)}")
+        reject_unknown_keys("sweep", data, cls)
         return cls(**data)
 
 
@@ -170,9 +169,7 @@ class DatagenParams:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "DatagenParams":
-        unknown = set(data) - {f.name for f in fields(cls)}
-        if unknown:
-            raise ValueError(f"datagen: unknown field(s) {sorted(unknown)}")
+        reject_unknown_keys("datagen", data, cls)
         d = dict(data)
         if "configs" in d:
             d["configs"] = tuple(dict(c) for c in d["configs"])

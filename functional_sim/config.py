@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Mapping
 
 from spice_netlists import CrossbarSpec
+from spice_netlists.validation import reject_unknown_keys
 
 NEGATIVE_WEIGHT_SCHEMES = ("differential", "offset")
 WEIGHT_SCALES = ("per_layer", "per_channel")
@@ -43,11 +44,7 @@ def _check_choice(owner: str, name: str, value: Any, choices: tuple[str, ...]) -
 
 
 def _reject_unknown(owner: str, data: Mapping[str, Any], known: set[str]) -> None:
-    if not isinstance(data, Mapping):
-        raise ConfigError(f"{owner} needs a mapping, got {data!r}")
-    unknown = sorted(set(data) - known)
-    if unknown:
-        raise ConfigError(f"{owner}: unknown field(s) {unknown}; known: {sorted(known)}")
+    reject_unknown_keys(owner, data, known, ConfigError)
 
 
 @dataclass(frozen=True)

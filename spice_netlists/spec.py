@@ -15,12 +15,14 @@ means an ideal wire (the two nodes are one).
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
 import yaml
+
+from spice_netlists.validation import reject_unknown_keys
 
 DEVICES = ("linear", "sinh", "1t1r")
 
@@ -127,10 +129,7 @@ class CrossbarSpec:
         if not isinstance(self.device, str) or self.device not in DEVICES:
             raise SpecError(f"{own}.device must be one of {DEVICES}, got {self.device!r}")
         if isinstance(self.transistor, Mapping):
-            tknown = {f.name for f in fields(TransistorSpec)}
-            tunknown = sorted(set(self.transistor) - tknown)
-            if tunknown:
-                raise SpecError(f"transistor: unknown field(s) {tunknown}; known: {sorted(tknown)}")
+            reject_unknown_keys("transistor", self.transistor, TransistorSpec, SpecError)
             object.__setattr__(self, "transistor", TransistorSpec(**self.transistor))
         elif not isinstance(self.transistor, TransistorSpec):
             raise SpecError(f"{own}.transistor must be a mapping of transistor parameters, "
@@ -188,12 +187,7 @@ class CrossbarSpec:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "CrossbarSpec":
         """Build from a mapping (e.g. a params.yaml section); unknown keys are errors."""
-        if not isinstance(data, Mapping):
-            raise SpecError(f"CrossbarSpec needs a mapping, got {data!r}")
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise SpecError(f"CrossbarSpec: unknown field(s) {unknown}; known: {sorted(known)}")
+        reject_unknown_keys("CrossbarSpec", data, cls, SpecError)
         return cls(**data)
 
     def save(self, path: str | Path) -> None:

@@ -52,13 +52,14 @@ baseline ``device``): about ``h·(R + C)`` multiply-adds for one hidden layer of
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from typing import Any, Mapping
 
 import torch
 from torch import nn
 
 from spice_netlists import CrossbarSpec
+from spice_netlists.validation import reject_unknown_keys
 from surrogate.analytical import effective_conductance
 from surrogate.base import CrossbarModel, matvec
 
@@ -148,10 +149,7 @@ class GeniexConfig:
     def from_dict(cls, data: Mapping[str, Any]) -> "GeniexConfig":
         """Build from a mapping (a params.yaml section); unknown keys are errors and a
         missing ``baseline`` takes the target's default."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"GeniexConfig: unknown key(s) {unknown}; known: {sorted(known)}")
+        reject_unknown_keys("GeniexConfig", data, cls)
         return cls(**dict(data))
 
 

@@ -27,22 +27,20 @@ may only name variants; ``extra_test_sets`` names must be non-empty and contain 
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
 import yaml
 
+from spice_netlists.validation import reject_unknown_keys
 from surrogate.geniex import GeniexConfig
 
 MAIN_VARIANT = "geniex"
 
 
 def _only_known(cls: type, data: Mapping[str, Any], where: str) -> dict[str, Any]:
-    known = {f.name for f in fields(cls)}
-    unknown = sorted(set(data) - known)
-    if unknown:
-        raise ValueError(f"params {where}: unknown key(s) {unknown}; known: {sorted(known)}")
+    reject_unknown_keys(f"params {where}", data, cls)
     return dict(data)
 
 

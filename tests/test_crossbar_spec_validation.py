@@ -60,7 +60,7 @@ def test_spec_from_params_applies_overrides():
 
 
 def test_unknown_transistor_field_is_rejected_by_the_constructor_too():
-    with pytest.raises(SpecError, match=r"transistor: unknown field\(s\) \['vt'\]"):
+    with pytest.raises(SpecError, match=r"transistor: unknown key\(s\) \['vt'\]"):
         CrossbarSpec(device="1t1r", transistor={"vt": 1.0})
 
 

@@ -9,7 +9,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -56,8 +55,8 @@ def test_killed_sweep_resumes_and_ends_identical_to_an_uninterrupted_run(tmp_pat
     script = (
         "import sys; from datagen.sweep import run_sweep, SweepConfig; "
         "from spice_netlists import CrossbarSpec; "
-        f"run_sweep(CrossbarSpec(rows=8, cols=8, device='sinh', v_read_max=0.5), "
-        f"SweepConfig(n_samples=120, seed=5, chunk_size=4, workers=1), sys.argv[1], progress=False)"
+        "run_sweep(CrossbarSpec(rows=8, cols=8, device='sinh', v_read_max=0.5), "
+        "SweepConfig(n_samples=120, seed=5, chunk_size=4, workers=1), sys.argv[1], progress=False)"
     )
     out = tmp_path / "interrupted"
     proc = subprocess.Popen([sys.executable, "-c", script, str(out)], start_new_session=True)
