@@ -188,8 +188,6 @@ class DatagenParams:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from datagen import dataset_tag
-
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--params", default="params.yaml")
     ap.add_argument("--summary", default="reports/datagen.json",
@@ -199,7 +197,7 @@ def main(argv: list[str] | None = None) -> None:
     dp = DatagenParams.from_dict(params.get("datagen", {}))
     summary = {}
     for spec in dp.specs(params):
-        tag = dataset_tag(spec)
+        tag = spec.tag
         for split, cfg in (("train", dp.train), ("test", dp.test)):
             summary[f"{tag}/{split}"] = run_sweep(spec, cfg, Path(dp.out_dir) / tag / split)
             print(json.dumps({f"{tag}/{split}": summary[f"{tag}/{split}"]}))

@@ -38,7 +38,7 @@ def write_dataset(directory, spec: CrossbarSpec, m: int, seed: int) -> None:
 
 
 def tag(spec: CrossbarSpec) -> str:
-    return datagen.dataset_tag(spec)
+    return spec.tag
 
 
 @pytest.fixture(scope="module")
