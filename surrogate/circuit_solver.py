@@ -1,0 +1,315 @@
+"""The exact DC operating point of a whole crossbar: every parasitic and every device's I–V.
+
+Unknowns are the row-node voltages ``x`` and column-node voltages ``y`` (R×C each, per
+sample). With the cell law (:mod:`surrogate.circuit_devices`) giving the currents
+``I(x, y)`` drawn from the row nodes and ``J(x, y)`` delivered to the column nodes, and
+the wire operators of :mod:`surrogate.circuit_network`, the operating point solves
+
+    F(x, y) = ( x − v·1ᵀ + I·G_row ,  y − G_col·J ) = 0.
+
+**Newton step.** Linearising each cell as a two-terminal conductance ``d = ∂I/∂x``
+reduces the Newton system to one in the device-voltage step ``δu = δx − δy``:
+``(I + K·D) δu = −(r_x − r_y)`` with ``K = G_row ⊕ G_col``. Scaled by ``S = D^½`` it is
+symmetric positive definite, ``(I + S·K·S) p = S·b``, and is solved by batched
+conjugate gradients with the Jacobi preconditioner ``1 + d·diag K``. Each product with
+``K`` costs O(R·C) (prefix sums), so a step costs a few passes over the tile rather
+than a factorisation. CG converges whatever the wires' strength against the devices,
+including where the plain fixed point ``u = v·1ᵀ − K·I(u)`` diverges (``K·D`` with
+eigenvalues above 1): there it takes more iterations, not a wrong answer. (A
+preconditioner exact for uniform devices, diagonalising ``G_row`` and ``G_col``, was
+tried and was slower in every tested setting, 256×256 with 5 Ω wires and 10 kΩ devices
+included.)
+
+For linear and sinh devices the step is Newton's own (quadratic convergence). For 1T1R
+the gate-drive and junction-leak terms are lagged, so the residual is still exact and
+convergence is linear with a tiny factor (~1e-4). Never a silent wrong answer: a sample
+whose residual does not reach ``tol`` is reported as not converged, and
+:class:`CircuitSolveError` names the samples and residuals when the caller asks.
+
+**Gradients.** :func:`solve_operating_point` is differentiable in ``v`` and ``g`` by
+implicit differentiation: the backward pass solves the adjoint system with the same
+(transposed) Newton operator, corrected against the exact Jacobian–vector products of
+``F`` (autograd) until it agrees.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from spice_netlists import CrossbarSpec
+from surrogate.circuit_devices import CELL_LAWS, CellState
+from surrogate.circuit_network import WireNetwork
+
+#: tile elements (samples × R × C) solved together: a chunk's work buffers stay in cache
+#: (32 samples of 64×64 measured fastest on a 2-core CPU)
+CHUNK_ELEMENTS = 1 << 17
+
+
+class CircuitSolveError(RuntimeError):
+    """The operating point of some samples was not found to the requested tolerance."""
+
+
+@dataclass(frozen=True)
+class SolverSettings:
+    """How the circuit-exact solver iterates.
+
+    Attributes:
+        tol: V, largest acceptable residual of the network equations (a node-voltage
+            mismatch). The column currents' error relative to full scale is about
+            ``tol / v_read_max``.
+        max_newton: most Newton steps.
+        max_cg: most conjugate-gradient iterations per Newton step.
+        cg_rtol: relative residual each step's linear solve aims for (inexact Newton:
+            the final accuracy comes from the exact residual, not from this).
+        chunk_elements: samples × rows × cols solved at once (bounded work space); 0
+            solves the whole batch at once (on a GPU, the larger the better).
+        raise_on_failure: raise :class:`CircuitSolveError` when a sample does not
+            converge (else it is flagged in :attr:`OperatingPoint.converged`).
+    """
+
+    tol: float = 1e-12
+    max_newton: int = 50
+    max_cg: int = 1000
+    cg_rtol: float = 1e-3
+    chunk_elements: int = CHUNK_ELEMENTS
+    raise_on_failure: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("tol", "cg_rtol"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
+                raise ValueError(f"circuit solver {name} must be a number in (0, 1), got {value!r}")
+        for name, least in (("max_newton", 1), ("max_cg", 1), ("chunk_elements", 0)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < least:
+                raise ValueError(f"circuit solver {name} must be an integer >= {least}, "
+                                 f"got {value!r}")
+
+
+@dataclass
+class OperatingPoint:
+    """The solved network, per sample (leading dims ``…`` as ``v`` and ``g`` broadcast).
+
+    Attributes:
+        x: (…, R, C) row-node voltages, V.
+        y: (…, R, C) column-node voltages, V.
+        i_row: (…, R, C) current each cell draws from its row node, A.
+        j_col: (…, R, C) current each cell delivers to its column node, A.
+        currents: (…, C) column currents into the sense nodes, A.
+        residual: (…) largest |F| of the returned state, V.
+        converged: (…) residual ≤ tol.
+        newton_iterations: most Newton steps any chunk took.
+        cg_iterations: most conjugate-gradient iterations any chunk took, summed over
+            its Newton steps.
+    """
+
+    x: torch.Tensor
+    y: torch.Tensor
+    i_row: torch.Tensor
+    j_col: torch.Tensor
+    currents: torch.Tensor
+    residual: torch.Tensor
+    converged: torch.Tensor
+    newton_iterations: int
+    cg_iterations: int
+
+    @property
+    def device_voltage(self) -> torch.Tensor:
+        """(…, R, C) voltage across each cell, ``x − y``, V."""
+        return self.x - self.y
+
+
+# ------------------------------------------------------------------------ pieces
+def _residual(net: WireNetwork, v: torch.Tensor, x: torch.Tensor, y: torch.Tensor,
+              cell: CellState) -> tuple[torch.Tensor, torch.Tensor]:
+    return x - v.unsqueeze(-1) + net.row_drop(cell.i_row), y - net.col_rise(cell.j_col)
+
+
+def _bdot(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Per-sample dot products of (B, R, C) tensors: (B,) (vecdot: 2.4x faster than
+    bmm on a CPU at 32 samples of 64x64)."""
+    return torch.linalg.vecdot(a.flatten(1), b.flatten(1))
+
+
+def _cg(net: WireNetwork, s: torch.Tensor, rhs: torch.Tensor, rtol: float,
+        max_iter: int) -> tuple[torch.Tensor, int]:
+    """Batched Jacobi-preconditioned CG on ``(I + S·K·S) p = rhs``, ``rhs`` (B, R, C),
+    per-sample step sizes, in place. Returns (p, iterations)."""
+    inv_diag = 1.0 / (1 + s * s * net.k_diag)
+    sol = torch.zeros_like(rhs)
+    r = rhs.clone()
+    z = r * inv_diag
+    direction = z.clone()
+    a_dir, t1, w1, w2 = (torch.empty_like(rhs) for _ in range(4))
+    rz = _bdot(r, z)
+    goal = (rtol * rtol) * _bdot(rhs, rhs)
+    it = 0
+    for it in range(1, max_iter + 1):
+        torch.mul(s, direction, out=t1)
+        net.apply_k_(t1, a_dir, w1, w2)
+        torch.addcmul(direction, s, a_dir, out=a_dir)          # (I + S K S) direction
+        curv = _bdot(direction, a_dir)
+        alpha = torch.where(curv > 0, rz / torch.where(curv > 0, curv, 1.0), 0.0)[:, None, None]
+        sol.addcmul_(direction, alpha)
+        r.addcmul_(a_dir, alpha, value=-1.0)
+        if bool((_bdot(r, r) <= goal).all()):
+            break
+        torch.mul(r, inv_diag, out=z)
+        rz_new = _bdot(r, z)
+        beta = torch.where(rz > 0, rz_new / torch.where(rz > 0, rz, 1.0), 0.0)[:, None, None]
+        torch.addcmul(z, direction, beta, out=direction)
+        rz = rz_new
+    return sol, it
+
+
+def _newton_step(net: WireNetwork, d: torch.Tensor, b: torch.Tensor,
+                 settings: SolverSettings) -> tuple[torch.Tensor, int]:
+    """``D·w`` for ``(I + K·D) w = b`` (see the module docstring), and the CG iterations;
+    ``w = b − K(D·w)``."""
+    s = torch.sqrt(d)
+    p, its = _cg(net, s, s * b, settings.cg_rtol, settings.max_cg)
+    return s * p, its
+
+
+def _newton(spec: CrossbarSpec, net: WireNetwork, v: torch.Tensor, g: torch.Tensor,
+            settings: SolverSettings) -> OperatingPoint:
+    """Newton on one chunk: ``v`` (B, R), ``g`` (B, R, C) float64."""
+    law = CELL_LAWS[spec.device]
+    x = v.unsqueeze(-1).expand(g.shape).clone()
+    y = torch.zeros_like(x)
+    cg_total, newton = 0, 0
+    for newton in range(settings.max_newton + 1):
+        cell = law(spec, x, y, g)
+        r_x, r_y = _residual(net, v, x, y, cell)
+        res = torch.maximum(r_x.abs().amax(dim=(-2, -1)), r_y.abs().amax(dim=(-2, -1)))
+        active = (res > settings.tol)[:, None, None]
+        if newton == settings.max_newton or not bool(active.any()):
+            break
+        dz, its = _newton_step(net, cell.d, torch.where(active, r_y - r_x, 0.0), settings)
+        cg_total += its
+        x = torch.where(active, x - r_x - net.row_drop(dz), x)
+        y = torch.where(active, y - r_y + net.col_rise(dz), y)
+    return OperatingPoint(x=x, y=y, i_row=cell.i_row, j_col=cell.j_col,
+                          currents=cell.j_col.sum(dim=-2), residual=res,
+                          converged=res <= settings.tol, newton_iterations=newton,
+                          cg_iterations=cg_total)
+
+
+def _solve(spec: CrossbarSpec, net: WireNetwork, v: torch.Tensor, g: torch.Tensor,
+           settings: SolverSettings) -> OperatingPoint:
+    """Newton over the flattened batch, chunk by chunk: ``v`` (…, R), ``g`` (…, R, C)."""
+    lead = torch.broadcast_shapes(v.shape[:-1], g.shape[:-2])
+    r, c = spec.rows, spec.cols
+    vf = v.expand(*lead, r).reshape(-1, r)
+    gf = g.expand(*lead, r, c).reshape(-1, r, c)
+    n = len(vf)
+    step = n if settings.chunk_elements == 0 else max(1, settings.chunk_elements // (r * c))
+    parts = [_newton(spec, net, vf[k:k + step], gf[k:k + step], settings)
+             for k in range(0, n, step)] if n else []
+    if not parts:
+        empty = torch.zeros(*lead, r, c, dtype=torch.float64, device=g.device)
+        return OperatingPoint(empty, empty, empty, empty, empty[..., 0, :],
+                              empty[..., 0, 0], empty[..., 0, 0] == 0, 0, 0)
+
+    def cat(name: str, shape: tuple[int, ...]) -> torch.Tensor:
+        return torch.cat([getattr(p, name) for p in parts]).reshape(*lead, *shape)
+
+    return OperatingPoint(x=cat("x", (r, c)), y=cat("y", (r, c)), i_row=cat("i_row", (r, c)),
+                          j_col=cat("j_col", (r, c)), currents=cat("currents", (c,)),
+                          residual=cat("residual", ()), converged=cat("converged", ()),
+                          newton_iterations=max(p.newton_iterations for p in parts),
+                          cg_iterations=max(p.cg_iterations for p in parts))
+
+
+# ------------------------------------------------------------------ implicit gradient
+class _ImplicitOperatingPoint(torch.autograd.Function):
+    """(x, y) = operating point(v, g), with the implicit-function gradient."""
+
+    @staticmethod
+    def forward(ctx, v, g, spec, net, settings, box):  # noqa: D401 - autograd API
+        with torch.no_grad():
+            op = _solve(spec, net, v, g, settings)
+        box.append(op)
+        ctx.spec, ctx.net, ctx.settings = spec, net, settings
+        ctx.save_for_backward(v, g, op.x, op.y)
+        return op.x, op.y
+
+    @staticmethod
+    def backward(ctx, grad_x, grad_y):
+        v, g, x, y = ctx.saved_tensors
+        spec, net, settings = ctx.spec, ctx.net, ctx.settings
+        law = CELL_LAWS[spec.device]
+        with torch.enable_grad():
+            xs, ys = x.detach().requires_grad_(), y.detach().requires_grad_()
+            vs, gs = v.detach().requires_grad_(), g.detach().requires_grad_()
+            cell = law(spec, xs, ys, gs)
+            # the fixed-point map T(s; v, g) whose fixed point is (x, y)
+            t_x = vs.unsqueeze(-1) - net.row_drop(cell.i_row)
+            t_y = net.col_rise(cell.j_col)
+            d = cell.d.detach().expand(x.shape).contiguous()
+            gx = torch.zeros_like(x) if grad_x is None else grad_x
+            gy = torch.zeros_like(y) if grad_y is None else grad_y
+            lam_x, lam_y = torch.zeros_like(x), torch.zeros_like(y)
+            scale = float(torch.maximum(gx.abs().max(), gy.abs().max())) or 1.0
+            for _ in range(settings.max_newton):
+                # exact (∂F/∂s)ᵀ λ = λ − (∂T/∂s)ᵀ λ
+                tx_l, ty_l = torch.autograd.grad((t_x, t_y), (xs, ys), (lam_x, lam_y),
+                                                 retain_graph=True)
+                r_x, r_y = gx - (lam_x - tx_l), gy - (lam_y - ty_l)
+                if float(torch.maximum(r_x.abs().max(), r_y.abs().max())) <= 1e-13 * scale:
+                    break
+                # the Newton operator's transpose: (I + K D) w = G_row r_x − G_col r_y
+                b = net.row_drop(r_x) - net.col_rise(r_y)
+                flat = (-1, spec.rows, spec.cols)
+                dz, _ = _newton_step(net, d.reshape(flat), b.reshape(flat), settings)
+                w = b - net.apply_k(dz.reshape(b.shape))
+                lam_x = lam_x + r_x - d * w
+                lam_y = lam_y + r_y + d * w
+            wanted = [t for t, need in ((vs, ctx.needs_input_grad[0]),
+                                        (gs, ctx.needs_input_grad[1])) if need]
+            grads = iter(torch.autograd.grad((t_x, t_y), wanted, (lam_x, lam_y),
+                                             allow_unused=True)) if wanted else iter(())
+        gv = next(grads) if ctx.needs_input_grad[0] else None
+        gg = next(grads) if ctx.needs_input_grad[1] else None
+        if gg is not None and gg.shape != g.shape:
+            gg = gg.sum_to_size(g.shape)
+        if gv is not None and gv.shape != v.shape:
+            gv = gv.sum_to_size(v.shape)
+        return gv, gg, None, None, None, None
+
+
+def solve_operating_point(spec: CrossbarSpec, v: torch.Tensor, g: torch.Tensor,
+                          settings: SolverSettings = SolverSettings(),
+                          net: WireNetwork | None = None) -> OperatingPoint:
+    """The exact operating point of crossbars ``g`` (…, R, C) S under inputs ``v`` (…, R) V.
+
+    Leading dimensions broadcast; everything is computed in float64 on ``g``'s device.
+    Differentiable in ``v`` and ``g`` (implicit differentiation) when either requires
+    grad. Raises :class:`CircuitSolveError` naming the samples that did not converge,
+    unless ``settings.raise_on_failure`` is False.
+    """
+    dev = g.device
+    v64 = v.to(device=dev, dtype=torch.float64)
+    g64 = g.to(dtype=torch.float64)
+    net = net or WireNetwork(spec, dev)
+    box: list[OperatingPoint] = []
+    if torch.is_grad_enabled() and (v64.requires_grad or g64.requires_grad):
+        x, y = _ImplicitOperatingPoint.apply(v64, g64, spec, net, settings, box)
+        op = box[0]
+        cell = CELL_LAWS[spec.device](spec, x, y, g64)   # currents carry the gradient
+        op.x, op.y, op.i_row, op.j_col = x, y, cell.i_row, cell.j_col
+        op.currents = cell.j_col.sum(dim=-2)
+    else:
+        with torch.no_grad():
+            op = _solve(spec, net, v64, g64, settings)
+    if settings.raise_on_failure and not bool(op.converged.all()):
+        bad = torch.nonzero(~op.converged.reshape(-1)).flatten()
+        worst = op.residual.reshape(-1)[bad]
+        shown = ", ".join(f"#{int(k)}: {float(r):.3g} V" for k, r in zip(bad[:5], worst[:5]))
+        raise CircuitSolveError(
+            f"circuit solver ({spec.label}): {len(bad)} of {op.residual.numel()} samples did "
+            f"not converge after {op.newton_iterations} Newton steps "
+            f"(residual {shown}{', …' if len(bad) > 5 else ''}; tol {settings.tol:g} V)")
+    return op
