@@ -1,4 +1,5 @@
-"""Crossbar models behind one interface: ideal, analytical, analytical_device, geniex, spice.
+"""Crossbar models behind one interface: ideal, analytical, analytical_device, geniex, spice,
+circuit.
 
 ``surrogate.make_model(name, spec, checkpoint=None)`` returns a :class:`CrossbarModel`;
 ``currents = model(v, g)`` with v (..., rows) V, g (..., rows, cols) S -> (..., cols) A.
@@ -7,13 +8,43 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable
 
 from spice_netlists import CrossbarSpec
 from surrogate.analytical import AnalyticalDeviceModel, AnalyticalModel
 from surrogate.base import CrossbarModel
 from surrogate.ideal import IdealModel
 
-MODEL_NAMES = ("ideal", "analytical", "analytical_device", "geniex", "spice")
+
+
+def _geniex(spec: CrossbarSpec, checkpoint: str | Path | None) -> CrossbarModel:
+    if checkpoint is None:
+        raise ValueError("crossbar model 'geniex' needs a checkpoint (a .pt file written "
+                         "by `python -m surrogate.train`, e.g. models/geniex/<tag>.pt)")
+    from surrogate.checkpoint import load_geniex
+    return load_geniex(checkpoint, spec)
+
+
+def _spice(spec: CrossbarSpec, checkpoint: str | Path | None) -> CrossbarModel:
+    from surrogate.spice_model import SpiceModel
+    return SpiceModel(spec)
+
+
+def _circuit(spec: CrossbarSpec, checkpoint: str | Path | None) -> CrossbarModel:
+    from surrogate.circuit import CircuitModel
+    return CircuitModel(spec)
+
+
+#: every crossbar model by name: (spec, checkpoint) -> model
+MODEL_FACTORIES: dict[str, Callable[[CrossbarSpec, str | Path | None], CrossbarModel]] = {
+    "ideal": lambda spec, _: IdealModel(spec),
+    "analytical": lambda spec, _: AnalyticalModel(spec),
+    "analytical_device": lambda spec, _: AnalyticalDeviceModel(spec),
+    "geniex": _geniex,
+    "spice": _spice,
+    "circuit": _circuit,
+}
+MODEL_NAMES = tuple(MODEL_FACTORIES)
 
 
 def make_model(name: str, spec: CrossbarSpec, checkpoint: str | Path | None = None) -> CrossbarModel:
@@ -21,28 +52,17 @@ def make_model(name: str, spec: CrossbarSpec, checkpoint: str | Path | None = No
 
     ``analytical`` is GENIEx's analytical model (the exact linear network, devices
     linear); ``analytical_device`` is the same network with the device I–V applied to
-    the inputs (``spec.device_drive(v)ᵀ·G_eff``), equally cheap per MVM.
+    the inputs (``spec.device_drive(v)ᵀ·G_eff``), equally cheap per MVM. ``circuit`` is
+    the exact nonlinear network (every parasitic and the device I–V solved together),
+    ngspice's answer at a fraction of its cost; ``spice`` is ngspice itself.
 
     ``checkpoint`` is required for ``geniex`` (a file written by ``surrogate.train``,
     e.g. ``models/geniex/<tag>.pt``); its spec must equal ``spec``, else
     :class:`surrogate.checkpoint.SpecMismatchError` names the differing fields.
     """
-    if name == "ideal":
-        return IdealModel(spec)
-    if name == "analytical":
-        return AnalyticalModel(spec)
-    if name == "analytical_device":
-        return AnalyticalDeviceModel(spec)
-    if name == "geniex":
-        if checkpoint is None:
-            raise ValueError("crossbar model 'geniex' needs a checkpoint (a .pt file written "
-                             "by `python -m surrogate.train`, e.g. models/geniex/<tag>.pt)")
-        from surrogate.checkpoint import load_geniex
-        return load_geniex(checkpoint, spec)
-    if name == "spice":
-        from surrogate.spice_model import SpiceModel
-        return SpiceModel(spec)
-    raise ValueError(f"unknown crossbar model {name!r}; choose one of {MODEL_NAMES}")
+    if name not in MODEL_FACTORIES:
+        raise ValueError(f"unknown crossbar model {name!r}; choose one of {MODEL_NAMES}")
+    return MODEL_FACTORIES[name](spec, checkpoint)
 
 
-__all__ = ["MODEL_NAMES", "AnalyticalDeviceModel", "AnalyticalModel", "CrossbarModel", "IdealModel", "make_model"]
+__all__ = ["MODEL_FACTORIES", "MODEL_NAMES", "AnalyticalDeviceModel", "AnalyticalModel", "CrossbarModel", "IdealModel", "make_model"]
