@@ -44,6 +44,7 @@ bench: setup
 	$(PY) -m datagen.bench
 	$(PY) -m surrogate.bench
 	$(PY) -m functional_sim.bench
+	$(PY) -m surrogate.circuit_bench
 
 clean:
 	rm -rf data models reports

@@ -116,9 +116,14 @@ def _internal_node(spec: CrossbarSpec, x: torch.Tensor, y: torch.Tensor, g: torc
     t = spec.transistor
     lo = torch.minimum(x, y) - 1e-3
     hi = torch.maximum(x, y) + 1e-3
-    # start from the series divider with the channel's small-signal conductance at vds=0
-    g_ch0 = t.kp * t.w / t.l * torch.clamp(t.v_gate - y - t.vto, min=0.0)
-    m = y + (x - y) * g / (g + g_ch0 + GMIN)
+    # start from the exact series solution without leaks and channel-length modulation:
+    # g·(u − vds) = beta·(vgst − vds/2)·vds, a quadratic in vds (linear region, u ≥ 0)
+    beta = t.kp * t.w / t.l
+    u = x - y
+    b = beta * torch.clamp(t.v_gate - y - t.vto, min=0.0) + g
+    disc = b * b - 2 * beta * g * u
+    vds = 2 * g * u / (b + torch.sqrt(torch.clamp(disc, min=0.0)) + GMIN)
+    m = y + torch.where((u >= 0) & (disc >= 0), vds, u * g / (b + GMIN))
     for _ in range(iters):
         i_ch, gch = _channel(spec, m, y)
         i_bd, gbd = _junction(-m)     # bulk (0 V) to drain: v_bd = −m

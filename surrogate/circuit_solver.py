@@ -214,7 +214,7 @@ def _solve(spec: CrossbarSpec, net: WireNetwork, v: torch.Tensor, g: torch.Tenso
                               empty[..., 0, 0], empty[..., 0, 0] == 0, 0, 0)
 
     def cat(name: str, shape: tuple[int, ...]) -> torch.Tensor:
-        return torch.cat([getattr(p, name) for p in parts]).reshape(*lead, *shape)
+        return torch.cat([getattr(p, name) for p in parts]).reshape((*lead, *shape))
 
     return OperatingPoint(x=cat("x", (r, c)), y=cat("y", (r, c)), i_row=cat("i_row", (r, c)),
                           j_col=cat("j_col", (r, c)), currents=cat("currents", (c,)),
