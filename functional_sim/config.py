@@ -179,20 +179,38 @@ class TrainConfig:
 
 @dataclass(frozen=True)
 class GroundTruthConfig:
-    """The ``functional_sim.ground_truth`` section: a SPICE-in-the-loop check.
+    """The ``functional_sim.ground_truth`` section (stage ``accuracy_ground_truth``):
+    which cheap crossbar model predicts a network's accuracy best, against an exact
+    reference, itself checked against SPICE on a few images.
 
-    For one small network and ``n_images`` test images, every crossbar MVM is run
-    through the ``spice`` model; each cheap model in ``models`` is scored on how well it
-    predicts the SPICE accuracy and on its per-layer output error. ``net`` must be one
-    of ``functional_sim.nets.NETS``, ``models`` and ``reference`` names of
-    ``surrogate.MODEL_NAMES``: checked here, before any SPICE run.
+    The images are the study's own: ``functional_sim.test_subset`` seeded test images
+    (the whole test split where that is larger), so no second count lives here.
+
+    Attributes:
+        enabled: run the stage; when false it writes ``{"enabled": false}`` only.
+        net: the network run (one of ``functional_sim.nets.NETS``), loaded from
+            ``functional_sim.nets_dir``.
+        models: the cheap crossbar models scored against the reference (names of
+            ``surrogate.MODEL_NAMES``).
+        reference: the model every MVM of the whole test subset is run through, the
+            truth the cheap models are scored against (a name of
+            ``surrogate.MODEL_NAMES``; ``circuit``: the exact nonlinear network).
+        spice_check_images: test images (the first ones of the seeded choice, as
+            ``pick_test_images`` draws them) on which ``spice`` (ngspice on every tile
+            read) runs in the loop beside the reference, to show that the reference
+            gives SPICE's layer outputs and predictions; 0 disables the SPICE
+            cross-check. Must be 0 when ``reference`` is ``spice`` itself, and at most
+            the number of test images the reference runs on (checked by the stage, which
+            knows the test split's size, so that other stages are not held to it).
+
+    Every name is checked here, before any SPICE run.
     """
 
-    enabled: bool = False
+    enabled: bool = True
     net: str = "digits_mlp"
-    n_images: int = 4
-    models: tuple[str, ...] = ("ideal", "analytical", "geniex")
-    reference: str = "spice"
+    models: tuple[str, ...] = ("ideal", "analytical", "analytical_device", "geniex")
+    reference: str = "circuit"
+    spice_check_images: int = 8
 
     def __post_init__(self) -> None:
         from functional_sim.nets import NETS
@@ -201,14 +219,18 @@ class GroundTruthConfig:
         own = "GroundTruthConfig"
         if not isinstance(self.enabled, bool):
             raise ConfigError(f"{own}.enabled must be true/false, got {self.enabled!r}")
-        if isinstance(self.models, str):
+        if isinstance(self.models, str) or not isinstance(self.models, (list, tuple)):
             raise ConfigError(f"{own}.models must be a list of model names, got {self.models!r}")
         object.__setattr__(self, "models", tuple(self.models))
         for model in self.models:
             _check_choice(own, "models", model, MODEL_NAMES)
         _check_choice(own, "reference", self.reference, MODEL_NAMES)
         _check_choice(own, "net", self.net, tuple(sorted(NETS)))
-        _check_int(own, "n_images", self.n_images, 1)
+        _check_int(own, "spice_check_images", self.spice_check_images, 0)
+        if self.reference == "spice" and self.spice_check_images:
+            raise ConfigError(f"{own}.spice_check_images must be 0 when reference is 'spice' "
+                              f"(the reference is ngspice already), got "
+                              f"{self.spice_check_images!r}")
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -217,6 +239,10 @@ class GroundTruthConfig:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "GroundTruthConfig":
+        if isinstance(data, Mapping) and "n_images" in data:
+            raise ConfigError("GroundTruthConfig.n_images is no longer a key: the reference "
+                              "runs on functional_sim.test_subset images and SPICE on "
+                              "spice_check_images of them")
         _reject_unknown("GroundTruthConfig", data, {f.name for f in fields(cls)})
         return cls(**data)
 
@@ -294,7 +320,8 @@ class StudyConfig:
         nets_dir, geniex_dir: where trained networks and GENIEx checkpoints live.
         sim: the mapping (bit widths, schemes); its spec comes from ``crossbar``.
         train: how the networks are trained.
-        ground_truth: the optional SPICE-in-the-loop check.
+        ground_truth: the ground-truth stage (reference model over the test
+            subset, SPICE cross-check on a few images).
         workload: the ``workload_data`` stage's section; ``None`` where params.yaml has
             none (:attr:`workload_config` then gives the defaults).
         seed: seeds the train/test splits and the test subset.

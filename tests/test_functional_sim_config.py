@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import yaml
 
@@ -28,8 +30,9 @@ def test_study_section_round_trips_exactly() -> None:
                 "adc_bits": 9, "negative_weights": "differential", "weight_scale": "per_layer"},
         "train": {"nets": ["digits_mlp"], "epochs": 2, "batch_size": 32, "lr": 0.01,
                   "weight_decay": 0.0, "seed": 1},
-        "ground_truth": {"enabled": False, "net": "digits_mlp", "n_images": 2,
-                         "models": ["ideal", "analytical"], "reference": "spice"},
+        "ground_truth": {"enabled": False, "net": "digits_mlp",
+                         "models": ["ideal", "analytical"], "reference": "circuit",
+                         "spice_check_images": 2},
     }
     cfg = StudyConfig.from_dict(yaml.safe_load(yaml.safe_dump(section)))
     assert cfg.to_dict() == section
@@ -61,14 +64,37 @@ def test_geniex_checkpoint_is_named_by_the_spec_tag() -> None:
 
 
 @pytest.mark.parametrize("changes", [{"models": ["ideal", "analytic"]}, {"reference": "spcie"},
-                                     {"net": "digits_mpl"}, {"models": "ideal"}])
-def test_ground_truth_names_a_bad_model_or_net_before_any_spice_run(changes: dict) -> None:
-    field = next(iter(changes))
+                                     {"reference": "circuitt"}, {"net": "digits_mpl"},
+                                     {"models": "ideal"}, {"enabled": "yes"},
+                                     {"spice_check_images": -1}, {"spice_check_images": 2.0},
+                                     {"spice_check_images": True},
+                                     {"reference": "spice", "spice_check_images": 8}])
+def test_ground_truth_names_a_bad_value_before_any_spice_run(changes: dict) -> None:
+    field = next(reversed(changes))
     with pytest.raises(ConfigError, match=f"GroundTruthConfig.{field}"):
         GroundTruthConfig(**changes)
-    with pytest.raises(ConfigError, match=field):
+    with pytest.raises(ConfigError, match=f"GroundTruthConfig.{field}"):
         StudyConfig.from_dict({"ground_truth": changes})
     assert GroundTruthConfig(models=["analytical_device", "geniex"], reference="analytical")
+    # SPICE as the reference is allowed without the (then redundant) SPICE check
+    assert GroundTruthConfig(reference="spice", spice_check_images=0).reference == "spice"
+
+
+def test_ground_truth_images_come_from_the_study_test_subset() -> None:
+    # the reference runs on functional_sim.test_subset images: no second count
+    with pytest.raises(ConfigError, match="GroundTruthConfig.n_images.*test_subset"):
+        StudyConfig.from_dict({"ground_truth": {"n_images": 8}})
+    # other stages are not held to the ground truth's image counts
+    assert StudyConfig(test_subset=4, ground_truth={"spice_check_images": 8})
+
+
+def test_ground_truth_defaults_are_the_params_yaml_values() -> None:
+    params = yaml.safe_load((Path(__file__).parents[1] / "params.yaml").read_text())
+    section = params["functional_sim"]["ground_truth"]
+    assert GroundTruthConfig.from_dict(section) == GroundTruthConfig()
+    assert GroundTruthConfig().to_dict() == section
+    assert params["functional_sim"]["test_subset"] == StudyConfig().test_subset
+    assert GroundTruthConfig().reference == "circuit"
 
 
 def test_train_nets_must_be_study_networks() -> None:
