@@ -8,10 +8,11 @@ import json
 import numpy as np
 import pytest
 import torch
+import yaml
 from torch import nn
 
 from functional_sim import SimConfig, convert, lossless_adc_bits, set_crossbar_model
-from functional_sim.config import StudyConfig
+from functional_sim.config import ConfigError, StudyConfig
 from functional_sim.evaluate import save_net
 from functional_sim.ground_truth import compare_models
 from functional_sim.nets import build
@@ -126,6 +127,75 @@ def test_ground_truth_ranks_the_reference_itself_best(tmp_path) -> None:
     assert all(v["rel_rmse"] == 0.0 for v in out["analytical"]["layers"].values())
     assert set(out["ideal"]["layers"]) == {"1", "3"}
     assert out["ideal"]["layers"]["1"]["rel_rmse"] > 0
+
+
+def _ground_truth_params(tmp_path, **ground_truth) -> dict:
+    """params.yaml of a tiny ground-truth run: digits_mlp on 6 images, few tile reads."""
+    cfg, spec = _tiny_study(tmp_path)
+    spec = spec.with_(device="sinh")          # analytical is exact for linear devices
+    sim = {**cfg.sim.param_dict(), "weight_bits": 4, "input_bits": 4, "bits_per_slice": 2,
+           "bits_per_stream": 2, "adc_bits": lossless_adc_bits(spec, 2, 2)}
+    return {"crossbar": spec.to_dict(),
+            "functional_sim": {**cfg.to_dict(), "test_subset": 6, "sim": sim,
+                               "ground_truth": {"net": "digits_mlp",
+                                                "models": ["ideal", "analytical"],
+                                                **ground_truth}}}
+
+
+def test_ground_truth_report_scores_against_circuit_checked_by_spice(tmp_path) -> None:
+    """The stage's report on a tiny mapping (few tile reads per image): ``circuit`` on
+    every image of the test subset, ngspice beside it on two of them (real ngspice)."""
+    from functional_sim.ground_truth import SPICE_CHECK_TOLERANCE, main
+
+    params = _ground_truth_params(tmp_path, reference="circuit", spice_check_images=2)
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    out = tmp_path / "ground_truth.json"
+    main(["--params", str(tmp_path / "params.yaml"), "--out", str(out)])
+    report = json.loads(out.read_text())
+    assert report["enabled"] and report["reference"] == "circuit" and report["n_images"] == 6
+    for volts in ("0.25V", "0.5V"):
+        entry = report[volts]
+        assert set(entry) == {"circuit", "ideal", "analytical", "best_model"}
+        assert entry["best_model"] in ("ideal", "analytical")
+        for model in ("ideal", "analytical"):
+            assert set(entry[model]) == {"top1", "abs_top1_error", "agreement", "layers"}
+            assert set(entry[model]["layers"]) == {"1", "3"}
+            assert entry[model]["layers"]["1"]["rel_rmse"] > 0
+    check = report["spice_check"]
+    assert check["n_images"] == 2 and check["tolerance"] == SPICE_CHECK_TOLERANCE == 1e-9
+    assert check["passed"] is True
+    for volts in ("0.25V", "0.5V"):
+        entry = check[volts]
+        assert set(entry) == {"spice", "circuit", "ideal", "analytical", "best_model"}
+        assert entry["best_model"] in ("ideal", "analytical")      # circuit is not ranked
+        circuit = entry["circuit"]
+        assert circuit["agreement"] == 1.0 and circuit["top1"] == entry["spice"]["top1"]
+        assert set(circuit["layers"]) == {"1", "3"}
+        for layer in circuit["layers"].values():
+            assert layer["max_rel_error"] <= 1e-9
+            assert 0 < layer["currents_max_rel_error"] <= 1e-9   # real, tiny differences
+        assert entry["ideal"]["layers"]["1"]["rel_rmse"] > 1e-6
+
+
+def test_spice_check_fails_an_inexact_reference_and_can_be_off(tmp_path) -> None:
+    from functional_sim.ground_truth import run_ground_truth
+    from functional_sim.params import base_spec, study_config
+
+    params = _ground_truth_params(tmp_path, reference="analytical", spice_check_images=2)
+    report = run_ground_truth(study_config(params), base_spec(params), log=False)
+    check = report["spice_check"]
+    assert check["passed"] is False
+    assert check["0.5V"]["analytical"]["layers"]["1"]["max_rel_error"] > 1e-3
+    assert set(check["0.5V"]) == {"spice", "analytical", "ideal", "best_model"}
+    assert check["0.5V"]["best_model"] == "ideal"          # the checked model is not ranked
+    params = _ground_truth_params(tmp_path, reference="circuit", spice_check_images=0)
+    report = run_ground_truth(study_config(params), base_spec(params), log=False)
+    assert report["spice_check"] == {"n_images": 0}
+    assert report["n_images"] == 6 and report["0.25V"]["circuit"]["top1"] >= 0
+    # the SPICE images are some of the reference's: no more of them, caught before any run
+    params = _ground_truth_params(tmp_path, reference="circuit", spice_check_images=7)
+    with pytest.raises(ConfigError, match="GroundTruthConfig.spice_check_images.* 6 test images"):
+        run_ground_truth(study_config(params), base_spec(params), log=False)
 
 
 def test_study_and_ground_truth_name_every_missing_checkpoint_before_running(tmp_path,
