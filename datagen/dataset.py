@@ -3,12 +3,13 @@
 A dataset is a directory::
 
     spec.yaml              the CrossbarSpec every sample was simulated with
-    sweep.yaml             the sweep configuration (sampler, seed, sizes) that made it
+    sweep.yaml             the sweep configuration (sampler, seed, sizes, engine) that made
+                           it, and for a circuit sweep its ``check`` against ngspice
     shard-00000.parquet    one row per sample, one shard per chunk of the sweep
     ...
 
 Each row holds ``sample_id``, ``seed``, ``sampler``, ``ok`` (converged), ``reason``
-(why it failed, '' when ok), ``sim_time_s`` (seconds of ngspice time, the chunk's
+(why it failed, '' when ok), ``sim_time_s`` (seconds of solver time, the chunk's
 share), ``v`` (rows volts), ``g`` (rows·cols siemens, row-major) and ``i`` (cols
 amperes; NaN when the sample failed). Failed samples are kept, never dropped.
 """
@@ -44,7 +45,8 @@ class CrossbarDataset:
         spec: the physics every sample was simulated with.
         v: (M, rows) input voltages, V.
         g: (M, rows, cols) conductances, S.
-        i: (M, cols) column currents from ngspice, A (NaN rows for failed samples).
+        i: (M, cols) column currents from ngspice (or the sweep's engine), A (NaN rows
+            for failed samples).
         meta: per-sample metadata (``META_COLUMNS``), index aligned with the arrays.
         identity: content hash (:func:`content_identity`; identifies training data in
             checkpoints).
@@ -69,7 +71,7 @@ class CrossbarDataset:
                                self.identity)
 
     def converged(self) -> "CrossbarDataset":
-        """Only the samples ngspice solved."""
+        """Only the samples the solver (ngspice or the sweep's engine) solved."""
         return self.select(self.meta["ok"].to_numpy(dtype=bool))
 
 
