@@ -69,10 +69,12 @@ class CircuitModel(CrossbarModel):
         self.network(g.device)
         return g
 
-    def solve(self, v: torch.Tensor, g: torch.Tensor) -> OperatingPoint:
-        """The full solution for ``v`` (…, R) V and ``g`` (…, R, C) S (broadcast)."""
+    def solve(self, v: torch.Tensor, g: torch.Tensor, keep_state: bool = True) -> OperatingPoint:
+        """The full solution for ``v`` (…, R) V and ``g`` (…, R, C) S (broadcast);
+        ``keep_state=False`` keeps the column currents only."""
         self.check_shapes(v, g)
-        op = solve_operating_point(self.spec, v, g, self.settings, self.network(g.device))
+        op = solve_operating_point(self.spec, v, g, self.settings, self.network(g.device),
+                                   keep_state)
         self.last_solve = SolveStats(op.newton_iterations, op.cg_iterations,
                                      float(op.residual.max()) if op.residual.numel() else 0.0,
                                      op.residual.numel())
@@ -80,7 +82,7 @@ class CircuitModel(CrossbarModel):
 
     def mvm(self, prepared: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
         dtype = torch.promote_types(v.dtype, prepared.dtype)
-        return self.solve(v.to(prepared.device), prepared).currents.to(dtype)
+        return self.solve(v.to(prepared.device), prepared, keep_state=False).currents.to(dtype)
 
 
 # ----------------------------------------------------------------------------- plot

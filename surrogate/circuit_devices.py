@@ -152,11 +152,12 @@ def one_t_one_r_cell(spec: CrossbarSpec, x: torch.Tensor, y: torch.Tensor, g: to
     x, y, g = torch.broadcast_tensors(x, y, g)
     with torch.no_grad():
         m = _internal_node(spec, x.detach(), y.detach(), g.detach(), iters)
-    # one more Newton step, with the derivative held fixed: the same value, and the exact
-    # implicit derivative of m in (x, y, g) for autograd
-    i_ch, gch = _channel(spec, m, y)
-    i_bd, gbd = _junction(-m)
-    m = m + (g * (x - m) + i_bd - i_ch) / (g + gbd + gch).detach()
+    if torch.is_grad_enabled() and (x.requires_grad or y.requires_grad or g.requires_grad):
+        # one more Newton step, with the derivative held fixed: the same value, and the
+        # exact implicit derivative of m in (x, y, g) for autograd
+        i_ch, gch = _channel(spec, m, y)
+        i_bd, gbd = _junction(-m)
+        m = m + (g * (x - m) + i_bd - i_ch) / (g + gbd + gch).detach()
     i_ch, gch = _channel(spec, m, y)
     _, gbd = _junction(-m)
     i_bs, _ = _junction(-y)           # bulk to source (the column node)

@@ -42,9 +42,11 @@ from spice_netlists import CrossbarSpec
 from surrogate.circuit_devices import CELL_LAWS, CellState
 from surrogate.circuit_network import WireNetwork
 
-#: tile elements (samples × R × C) solved together: a chunk's work buffers stay in cache
-#: (32 samples of 64×64 measured fastest on a 2-core CPU)
-CHUNK_ELEMENTS = 1 << 17
+#: tile elements (samples × R × C) solved together, per kind of torch device. On a CPU a
+#: chunk's work buffers should stay in cache (32 samples of 64×64 measured fastest on 2
+#: cores); a GPU wants all the parallel work it can get (2^24 elements: ~1.6 GB of
+#: float64 work space)
+CHUNK_ELEMENTS = {"cpu": 1 << 17, "cuda": 1 << 24}
 
 
 class CircuitSolveError(RuntimeError):
@@ -64,7 +66,10 @@ class SolverSettings:
         cg_rtol: relative residual each step's linear solve aims for (inexact Newton:
             the final accuracy comes from the exact residual, not from this).
         chunk_elements: samples × rows × cols solved at once (bounded work space); 0
-            solves the whole batch at once (on a GPU, the larger the better).
+            picks :data:`CHUNK_ELEMENTS` for the tensors' device.
+        cg_float32: run each step's conjugate gradients in float32 (half the memory
+            traffic). The step only needs ``cg_rtol``; the residual, the state and so
+            the answer stay float64.
         raise_on_failure: raise :class:`CircuitSolveError` when a sample does not
             converge (else it is flagged in :attr:`OperatingPoint.converged`).
     """
@@ -73,10 +78,15 @@ class SolverSettings:
     max_newton: int = 50
     max_cg: int = 1000
     cg_rtol: float = 1e-3
-    chunk_elements: int = CHUNK_ELEMENTS
+    chunk_elements: int = 0
+    cg_float32: bool = True
     raise_on_failure: bool = True
 
     def __post_init__(self) -> None:
+        for name in ("cg_float32", "raise_on_failure"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"circuit solver {name} must be true or false, "
+                                 f"got {getattr(self, name)!r}")
         for name in ("tol", "cg_rtol"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
@@ -93,10 +103,10 @@ class OperatingPoint:
     """The solved network, per sample (leading dims ``…`` as ``v`` and ``g`` broadcast).
 
     Attributes:
-        x: (…, R, C) row-node voltages, V.
-        y: (…, R, C) column-node voltages, V.
-        i_row: (…, R, C) current each cell draws from its row node, A.
-        j_col: (…, R, C) current each cell delivers to its column node, A.
+        x: (…, R, C) row-node voltages, V (None when the solve kept currents only).
+        y: (…, R, C) column-node voltages, V (idem).
+        i_row: (…, R, C) current each cell draws from its row node, A (idem).
+        j_col: (…, R, C) current each cell delivers to its column node, A (idem).
         currents: (…, C) column currents into the sense nodes, A.
         residual: (…) largest |F| of the returned state, V.
         converged: (…) residual ≤ tol.
@@ -105,10 +115,10 @@ class OperatingPoint:
             its Newton steps.
     """
 
-    x: torch.Tensor
-    y: torch.Tensor
-    i_row: torch.Tensor
-    j_col: torch.Tensor
+    x: torch.Tensor | None
+    y: torch.Tensor | None
+    i_row: torch.Tensor | None
+    j_col: torch.Tensor | None
     currents: torch.Tensor
     residual: torch.Tensor
     converged: torch.Tensor
@@ -137,7 +147,7 @@ def _cg(net: WireNetwork, s: torch.Tensor, rhs: torch.Tensor, rtol: float,
         max_iter: int) -> tuple[torch.Tensor, int]:
     """Batched Jacobi-preconditioned CG on ``(I + S·K·S) p = rhs``, ``rhs`` (B, R, C),
     per-sample step sizes, in place. Returns (p, iterations)."""
-    inv_diag = 1.0 / (1 + s * s * net.k_diag)
+    inv_diag = 1.0 / (1 + s * s * net.k_diag.to(s.dtype))
     sol = torch.zeros_like(rhs)
     r = rhs.clone()
     z = r * inv_diag
@@ -169,6 +179,9 @@ def _newton_step(net: WireNetwork, d: torch.Tensor, b: torch.Tensor,
     """``D·w`` for ``(I + K·D) w = b`` (see the module docstring), and the CG iterations;
     ``w = b − K(D·w)``."""
     s = torch.sqrt(d)
+    if settings.cg_float32:
+        p, its = _cg(net, s.float(), (s * b).float(), settings.cg_rtol, settings.max_cg)
+        return s * p.double(), its
     p, its = _cg(net, s, s * b, settings.cg_rtol, settings.max_cg)
     return s * p, its
 
@@ -198,22 +211,30 @@ def _newton(spec: CrossbarSpec, net: WireNetwork, v: torch.Tensor, g: torch.Tens
 
 
 def _solve(spec: CrossbarSpec, net: WireNetwork, v: torch.Tensor, g: torch.Tensor,
-           settings: SolverSettings) -> OperatingPoint:
-    """Newton over the flattened batch, chunk by chunk: ``v`` (…, R), ``g`` (…, R, C)."""
+           settings: SolverSettings, keep_state: bool = True) -> OperatingPoint:
+    """Newton over the flattened batch, chunk by chunk: ``v`` (…, R), ``g`` (…, R, C).
+    Without ``keep_state`` only currents, residuals and counts are gathered."""
     lead = torch.broadcast_shapes(v.shape[:-1], g.shape[:-2])
     r, c = spec.rows, spec.cols
     vf = v.expand(*lead, r).reshape(-1, r)
     gf = g.expand(*lead, r, c).reshape(-1, r, c)
     n = len(vf)
-    step = n if settings.chunk_elements == 0 else max(1, settings.chunk_elements // (r * c))
-    parts = [_newton(spec, net, vf[k:k + step], gf[k:k + step], settings)
-             for k in range(0, n, step)] if n else []
+    budget = settings.chunk_elements or CHUNK_ELEMENTS.get(g.device.type, CHUNK_ELEMENTS["cuda"])
+    step = max(1, budget // (r * c))
+    parts = []
+    for k in range(0, n, step):
+        part = _newton(spec, net, vf[k:k + step], gf[k:k + step], settings)
+        if not keep_state:
+            part.x = part.y = part.i_row = part.j_col = None
+        parts.append(part)
     if not parts:
         empty = torch.zeros(*lead, r, c, dtype=torch.float64, device=g.device)
         return OperatingPoint(empty, empty, empty, empty, empty[..., 0, :],
                               empty[..., 0, 0], empty[..., 0, 0] == 0, 0, 0)
 
-    def cat(name: str, shape: tuple[int, ...]) -> torch.Tensor:
+    def cat(name: str, shape: tuple[int, ...]) -> torch.Tensor | None:
+        if getattr(parts[0], name) is None:
+            return None
         return torch.cat([getattr(p, name) for p in parts]).reshape((*lead, *shape))
 
     return OperatingPoint(x=cat("x", (r, c)), y=cat("y", (r, c)), i_row=cat("i_row", (r, c)),
@@ -282,12 +303,15 @@ class _ImplicitOperatingPoint(torch.autograd.Function):
 
 def solve_operating_point(spec: CrossbarSpec, v: torch.Tensor, g: torch.Tensor,
                           settings: SolverSettings = SolverSettings(),
-                          net: WireNetwork | None = None) -> OperatingPoint:
+                          net: WireNetwork | None = None,
+                          keep_state: bool = True) -> OperatingPoint:
     """The exact operating point of crossbars ``g`` (…, R, C) S under inputs ``v`` (…, R) V.
 
     Leading dimensions broadcast; everything is computed in float64 on ``g``'s device.
     Differentiable in ``v`` and ``g`` (implicit differentiation) when either requires
-    grad. Raises :class:`CircuitSolveError` naming the samples that did not converge,
+    grad. Without ``keep_state`` the node voltages and cell currents are not gathered
+    (less memory when only the column currents are wanted; a differentiable solve
+    keeps them). Raises :class:`CircuitSolveError` naming the samples that did not converge,
     unless ``settings.raise_on_failure`` is False.
     """
     dev = g.device
@@ -303,7 +327,7 @@ def solve_operating_point(spec: CrossbarSpec, v: torch.Tensor, g: torch.Tensor,
         op.currents = cell.j_col.sum(dim=-2)
     else:
         with torch.no_grad():
-            op = _solve(spec, net, v64, g64, settings)
+            op = _solve(spec, net, v64, g64, settings, keep_state)
     if settings.raise_on_failure and not bool(op.converged.all()):
         bad = torch.nonzero(~op.converged.reshape(-1)).flatten()
         worst = op.residual.reshape(-1)[bad]

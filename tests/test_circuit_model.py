@@ -185,7 +185,7 @@ def test_tiles_and_inputs_broadcast_like_every_crossbar_model():
 def test_chunking_does_not_change_the_answer():
     spec = CrossbarSpec(rows=16, cols=16, device="sinh", v_read_max=0.5)
     v, g = (torch.from_numpy(a) for a in _draw(spec, 10, seed=6))
-    whole = solve_operating_point(spec, v, g, SolverSettings(chunk_elements=0)).currents
+    whole = solve_operating_point(spec, v, g, SolverSettings(chunk_elements=10 * 256)).currents
     parts = solve_operating_point(spec, v, g, SolverSettings(chunk_elements=3 * 256)).currents
     torch.testing.assert_close(whole, parts, rtol=1e-12, atol=0)
 
