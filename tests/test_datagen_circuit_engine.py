@@ -5,12 +5,7 @@ ngspice sweeps (and their stamps) exactly as they were. All with the real ngspic
 
 from __future__ import annotations
 
-import os
 import re
-import signal
-import subprocess
-import sys
-import time
 from dataclasses import asdict
 
 import numpy as np
@@ -25,6 +20,7 @@ from datagen.engines import (CHECK_TOLERANCE, ENGINES, Engine, EngineCheckError,
 from datagen.samplers import SamplerConfig
 from datagen.sweep import DatagenParams, SweepConfig, main, run_sweep
 from spice_netlists import CrossbarSpec
+from tests.sweep_interrupt import kill_sweep_midway
 
 SINH8 = CrossbarSpec(rows=8, cols=8, device="sinh", v_read_max=0.5)
 T1R16 = CrossbarSpec(rows=16, cols=16, device="1t1r", v_read_max=0.5)
@@ -112,6 +108,7 @@ import sys, time
 from datagen import engines
 from datagen.sweep import SweepConfig, run_sweep
 from spice_netlists import CrossbarSpec
+from tests.sweep_interrupt import kill_sweep_midway
 
 solve = engines.circuit_chunk
 
@@ -129,14 +126,7 @@ run_sweep(CrossbarSpec(rows=8, cols=8, device="sinh", v_read_max=0.5),
 def test_killed_circuit_sweep_resumes_and_ends_identical_to_an_uninterrupted_run(tmp_path):
     cfg = SweepConfig(n_samples=120, seed=5, chunk_size=4, workers=1, engine="circuit")
     out = tmp_path / "interrupted"
-    proc = subprocess.Popen([sys.executable, "-c", _SLOW_CIRCUIT_SWEEP, str(out)],
-                            start_new_session=True)
-    deadline = time.time() + 60
-    while len(list(out.glob("shard-*.parquet"))) < 3 and time.time() < deadline:
-        time.sleep(0.05)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
-    done_before = len(list(out.glob("shard-*.parquet")))
+    done_before = kill_sweep_midway(_SLOW_CIRCUIT_SWEEP, out)
     assert 3 <= done_before < 30, "the sweep must be killed midway"
     assert "check" not in _sweep_yaml(out)
     summary = run_sweep(SINH8, cfg, out, progress=False)

@@ -4,11 +4,6 @@ input is refused clearly. All with the real ngspice."""
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import time
 
 import numpy as np
 import pytest
@@ -18,6 +13,7 @@ from datagen.dataset import load_dataset
 from datagen.samplers import SamplerConfig
 from datagen.sweep import SweepConfig, run_sweep
 from spice_netlists import CrossbarSpec
+from tests.sweep_interrupt import kill_sweep_midway
 from spice_netlists.ngspice import NgspiceError, ngspice_info
 
 SPEC = CrossbarSpec(rows=8, cols=8, device="sinh", v_read_max=0.5)
@@ -59,13 +55,7 @@ def test_killed_sweep_resumes_and_ends_identical_to_an_uninterrupted_run(tmp_pat
         "SweepConfig(n_samples=120, seed=5, chunk_size=4, workers=1), sys.argv[1], progress=False)"
     )
     out = tmp_path / "interrupted"
-    proc = subprocess.Popen([sys.executable, "-c", script, str(out)], start_new_session=True)
-    deadline = time.time() + 60
-    while len(list(out.glob("shard-*.parquet"))) < 3 and time.time() < deadline:
-        time.sleep(0.05)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
-    done_before = len(list(out.glob("shard-*.parquet")))
+    done_before = kill_sweep_midway(script, out)
     assert 3 <= done_before < 30, "the sweep must be killed midway"
     summary = run_sweep(SPEC, cfg, out, progress=False)
     assert summary["simulated_now"] == 120 - 4 * done_before
