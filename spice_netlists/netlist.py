@@ -9,7 +9,12 @@ per sample. Quantities equal across the batch are written as constants.
 
 Nothing a user typed is pasted into a netlist: every number is formatted from a float
 (``repr``: the shortest text that reads back to the same double, so full precision) and
-every name is generated here.
+every name is generated here. The rawfile path is the one string from outside; ngspice's
+control language splits it at spaces and ``;`` and expands ``$`` in it (quotes do not
+help against ``$``), so :func:`crossbar_netlist` refuses a path with any character
+outside ``A-Z a-z 0-9 _ . / + -``. :func:`spice_netlists.ngspice.run_netlist` passes a
+bare file name and runs ngspice in the rawfile's directory, so a ``TMPDIR`` with such
+characters does not matter.
 
 Topology (see :mod:`spice_netlists.spec`): ``in<i>`` –r_source– row node (i,0) –r_wire_row–
 (i,1) …; device between row node (i,j) and column node (i,j); column nodes joined by
@@ -19,8 +24,10 @@ whose branch current is the column current. A zero resistance merges its two nod
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Iterable
+import math
+import re
+from dataclasses import dataclass, fields
+from typing import Any, Iterable
 
 import numpy as np
 
@@ -48,7 +55,30 @@ class SolverOptions:
     klu: bool = True         # KLU sparse solver (ngspice >= 41): ~100x faster at 64x64
     pivrel: float = 0.1      # pivot threshold; KLU's default (1e-3) left 2e-9 errors
 
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            problem = self.problem(f.name, getattr(self, f.name))
+            if problem:
+                raise ValueError(f"solver option {f.name} {problem}")
+
+    @staticmethod
+    def problem(name: str, value: Any) -> str:
+        """What is wrong with ``value`` for option ``name`` ('' when it is fine): the
+        tolerances must be finite numbers > 0 (``reltol`` and ``pivrel`` also <= 1; a
+        relative tolerance of 1 or more is no tolerance), ``klu`` a bool. Config readers
+        (e.g. a sweep's ``reltol``) use it to refuse a value naming their own field."""
+        if name == "klu":
+            return "" if isinstance(value, bool) else f"must be true or false, got {value!r}"
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return f"must be a number, got {value!r}"
+        if not math.isfinite(value) or value <= 0:
+            return f"must be a finite number > 0, got {value!r}"
+        if name in ("reltol", "pivrel") and value > 1:
+            return f"must be <= 1, got {value!r}"
+        return ""
+
     def card(self) -> str:
+        """The ``.options`` card of these options."""
         klu = " klu" if self.klu else ""
         return (f".options{klu} reltol={self.reltol!r} vntol={self.vntol!r} "
                 f"abstol={self.abstol!r} pivrel={self.pivrel!r} noacct")
@@ -126,6 +156,11 @@ def check_samples(spec: CrossbarSpec, v: np.ndarray, g: np.ndarray) -> tuple[np.
     return v, g
 
 
+#: characters a rawfile path may hold: ngspice's control language splits a ``write``
+#: argument at spaces and ``;`` and expands ``$``, even inside quotes
+SAFE_RAW_PATH = re.compile(r"[A-Za-z0-9_./+-]+")
+
+
 def crossbar_netlist(spec: CrossbarSpec, v: np.ndarray, g: np.ndarray, raw_path: str,
                      options: SolverOptions = SolverOptions()) -> str:
     """Netlist that solves every sample of (v, g) and writes the column currents.
@@ -135,9 +170,15 @@ def crossbar_netlist(spec: CrossbarSpec, v: np.ndarray, g: np.ndarray, raw_path:
         v: (M, rows) input voltages, V.
         g: (M, rows, cols) device conductances, S.
         raw_path: where ngspice writes the binary rawfile of the column currents
-            (one point per sample, vectors :func:`sense_vectors`).
+            (one point per sample, vectors :func:`sense_vectors`); relative paths are
+            relative to ngspice's working directory. Only the characters of
+            :data:`SAFE_RAW_PATH` are allowed (ValueError otherwise).
         options: solver options.
     """
+    if not isinstance(raw_path, str) or not SAFE_RAW_PATH.fullmatch(raw_path):
+        raise ValueError(f"rawfile path {raw_path!r} holds characters ngspice's control "
+                         f"language would split or expand (only A-Z a-z 0-9 _ . / + - are "
+                         f"safe): pass a bare file name and run ngspice in its directory")
     v, g = check_samples(spec, v, g)
     m = len(v)
     s, n = spec, NodeNames(spec)

@@ -3,6 +3,13 @@
 The crossbar sweeps need ngspice with the KLU sparse solver (ngspice >= 41; Debian
 bookworm's own 39.3 has none, and one 64x64 operating point takes seconds with it).
 `make setup` installs ngspice from the distribution's backports suite.
+
+Each run gets a private temporary directory named ``xbar-ngspice-<pid>-<random>`` (the
+pid of the Python process that made it) under ``TMPDIR``. ngspice runs inside it and is
+given bare file names only, so a ``TMPDIR`` with spaces, ``;`` or ``$`` cannot reach
+its control language. A process killed outright (SIGKILL) cannot remove its
+directories; :func:`clean_stale_tempdirs`, called when a sweep or
+:func:`datagen.simulate` starts, removes those whose owning process is gone.
 """
 
 from __future__ import annotations
@@ -20,6 +27,13 @@ from typing import Callable
 import numpy as np
 
 MIN_VERSION = 41
+#: name prefix of every run's temporary directory; the owner's pid and ``-`` follow
+TEMP_PREFIX = "xbar-ngspice-"
+#: lines of an ngspice log that show the circuit itself could not be solved (as opposed
+#: to ngspice failing to run): such a sample is a result, kept with its reason
+CONVERGENCE_MARKERS = ("timestep too small", "no convergence", "not converge",
+                       "singular matrix", "iteration limit", "gmin stepping failed",
+                       "source stepping failed", "out of range")
 INSTALL_HINT = ("install ngspice >= 41 with the KLU solver: on Debian bookworm run "
                 "`make system-deps` (ngspice from bookworm-backports)")
 
@@ -30,6 +44,8 @@ class NgspiceError(RuntimeError):
 
 @dataclass(frozen=True)
 class NgspiceInfo:
+    """The ngspice executable found: its path, major version and whether it has KLU."""
+
     path: str
     version: int
     klu: bool
@@ -99,45 +115,112 @@ def read_rawfile(path: str | Path) -> RawData:
 @dataclass
 class NgspiceRun:
     """The outcome of one batch run: the rawfile (None if none was written), ngspice's
-    output, and whether it timed out."""
+    output, whether it timed out, and ngspice's exit status (None when it timed out;
+    negative: killed by that signal)."""
 
     raw: RawData | None
     log: str
     timed_out: bool
     seconds: float
+    returncode: int | None = None
+
+    @property
+    def crashed(self) -> bool:
+        """Whether ngspice itself died (killed by a signal) rather than ran and ended."""
+        return self.returncode is not None and self.returncode < 0
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` exists (possibly another user's)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def clean_stale_tempdirs(root: str | Path | None = None) -> list[Path]:
+    """Remove the run directories (``xbar-ngspice-<pid>-*``, this user's) under ``root``
+    (default: the temporary directory, ``TMPDIR``) whose owning process no longer
+    exists, as a killed sweep leaves them; returns those removed. Directories of live
+    processes, other users' and ones named otherwise (e.g. by older versions, which put
+    no pid in the name) are left alone."""
+    root = Path(root if root is not None else tempfile.gettempdir())
+    removed: list[Path] = []
+    try:
+        entries = list(root.glob(TEMP_PREFIX + "*-*"))
+    except OSError:
+        return removed
+    uid = os.getuid()
+    for entry in entries:
+        pid_text = entry.name[len(TEMP_PREFIX):].split("-", 1)[0]
+        if not pid_text.isdigit():
+            continue
+        try:
+            st = entry.lstat()
+        except OSError:
+            continue
+        if not entry.is_dir() or entry.is_symlink() or st.st_uid != uid or _alive(int(pid_text)):
+            continue
+        shutil.rmtree(entry, ignore_errors=True)
+        if not entry.exists():
+            removed.append(entry)
+    return removed
 
 
 def run_netlist(netlist_for: Callable[[str], str], timeout_s: float | None = None) -> NgspiceRun:
     """Run ngspice in batch mode on ``netlist_for(raw_path)``'s text.
 
-    ``netlist_for`` gets the rawfile path to write and returns the netlist text, so the
-    netlist and its output live in one private temporary directory.
+    ``netlist_for`` gets the rawfile path to write and returns the netlist text. The
+    netlist and its output live in one private temporary directory
+    (``xbar-ngspice-<pid>-*``, see :func:`clean_stale_tempdirs`) that is ngspice's
+    working directory, and both are named there by bare file names, whatever
+    characters ``TMPDIR`` holds. ``timeout_s`` (None: no limit) bounds the run; an
+    OSError starting ngspice propagates.
     """
     import time
 
     info = ngspice_info()
-    with tempfile.TemporaryDirectory(prefix="xbar-ngspice-") as tmp:
-        raw_path = Path(tmp) / "out.raw"
-        cir = Path(tmp) / "crossbar.cir"
-        cir.write_text(netlist_for(str(raw_path)))
+    with tempfile.TemporaryDirectory(prefix=f"{TEMP_PREFIX}{os.getpid()}-") as tmp:
+        raw_name, cir_name = "out.raw", "crossbar.cir"
+        (Path(tmp) / cir_name).write_text(netlist_for(raw_name))
         start = time.perf_counter()
+        returncode: int | None = None
         try:
-            proc = subprocess.run([info.path, "-b", str(cir)], capture_output=True, text=True,
+            proc = subprocess.run([info.path, "-b", cir_name], capture_output=True, text=True,
                                   timeout=timeout_s, stdin=subprocess.DEVNULL, cwd=tmp)
-            log, timed_out = proc.stdout + proc.stderr, False
+            log, timed_out, returncode = proc.stdout + proc.stderr, False, proc.returncode
         except subprocess.TimeoutExpired as exc:
             log = ((exc.stdout or b"").decode(errors="replace") if isinstance(exc.stdout, bytes)
                    else (exc.stdout or "")) + f"\ntimed out after {timeout_s} s"
             timed_out = True
         seconds = time.perf_counter() - start
-        raw = read_rawfile(raw_path) if raw_path.exists() and not timed_out else None
-    return NgspiceRun(raw=raw, log=log, timed_out=timed_out, seconds=seconds)
+        if returncode is not None and returncode < 0:
+            log += f"\nngspice was killed by signal {-returncode}"
+        raw_path = Path(tmp) / raw_name
+        raw = None
+        if raw_path.exists() and not timed_out:
+            try:
+                raw = read_rawfile(raw_path)
+            except NgspiceError as exc:      # e.g. ngspice died while writing it
+                log += f"\nunreadable rawfile: {exc}"
+    return NgspiceRun(raw=raw, log=log, timed_out=timed_out, seconds=seconds,
+                      returncode=returncode)
+
+
+def is_convergence_failure(log: str) -> bool:
+    """Whether an ngspice log says the circuit could not be solved (a result to keep)
+    rather than that ngspice could not run, crashed or was given a bad netlist."""
+    low = log.lower()
+    return any(marker in low for marker in CONVERGENCE_MARKERS)
 
 
 def failure_reason(log: str) -> str:
     """The most telling line of an ngspice log for a failed run."""
     keys = ("error", "failed", "too small", "singular", "timed out", "no convergence",
-            "not converge")
+            "not converge", "killed by signal")
     lines = [ln.strip() for ln in log.splitlines() if ln.strip()]
     hits = [ln for ln in lines if any(k in ln.lower() for k in keys)]
     return (hits[0] if hits else (lines[-1] if lines else "ngspice wrote no output"))[:300]
