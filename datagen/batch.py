@@ -1,5 +1,9 @@
 """``datagen.simulate``: column currents of many (V, G) samples from the real ngspice,
-chunked over parallel ngspice processes."""
+chunked over parallel ngspice processes.
+
+Each call first removes the ngspice run directories that killed processes left behind
+(:func:`spice_netlists.ngspice.clean_stale_tempdirs`).
+"""
 
 from __future__ import annotations
 
@@ -13,7 +17,7 @@ from datagen.executors import default_workers, open_executor
 from datagen.runner import ChunkResult, run_chunk
 from spice_netlists import CrossbarSpec
 from spice_netlists.netlist import SolverOptions, check_samples
-from spice_netlists.ngspice import ngspice_info
+from spice_netlists.ngspice import clean_stale_tempdirs, ngspice_info
 
 #: samples per chunk times sqrt(cells): measured best near 50 samples of a 32x32 crossbar
 #: and 25 of a 64x64 one per ngspice process (longer tables slow each sample down,
@@ -24,6 +28,18 @@ CHUNK_SCALE = 1600
 def auto_chunk_size(spec: CrossbarSpec) -> int:
     """Samples per ngspice process for this crossbar size (10..200)."""
     return int(np.clip(round(CHUNK_SCALE / np.sqrt(spec.rows * spec.cols)), 10, 200))
+
+
+def check_timeout(timeout_s: float | None) -> float | None:
+    """``timeout_s`` if it is None (no limit) or a finite number of seconds > 0, else
+    ValueError naming it."""
+    if timeout_s is None:
+        return None
+    if (isinstance(timeout_s, bool) or not isinstance(timeout_s, (int, float))
+            or not np.isfinite(timeout_s) or timeout_s <= 0):
+        raise ValueError(f"timeout_s must be a finite number of seconds > 0 (or None), "
+                         f"got {timeout_s!r}")
+    return timeout_s
 
 
 def chunk_bounds(m: int, chunk_size: int) -> list[tuple[int, int]]:
@@ -48,8 +64,11 @@ def simulate_detailed(spec: CrossbarSpec, v: np.ndarray, g: np.ndarray, *,
                       scheduler: str | None = None, executor: Executor | None = None,
                       options: SolverOptions | None = None, timeout_s: float | None = 600.0,
                       progress: bool = False) -> ChunkResult:
-    """Like :func:`simulate`, but also return per-sample success and failure reasons."""
+    """Like :func:`simulate`, but also return per-sample success, failure reasons and
+    failure kinds (:data:`datagen.runner.FAILURE_KINDS`)."""
     ngspice_info()  # fail early, with what to install, if ngspice is missing or too old
+    check_timeout(timeout_s)
+    clean_stale_tempdirs()
     v, g = check_samples(spec, v, g)
     m = len(v)
     options = options or SolverOptions()
@@ -59,13 +78,14 @@ def simulate_detailed(spec: CrossbarSpec, v: np.ndarray, g: np.ndarray, *,
         size = max(1, min(size, -(-m // n_workers)))  # keep every worker busy
     bounds = chunk_bounds(m, size)
     out = ChunkResult(i=np.full((m, spec.cols), np.nan), ok=np.zeros(m, dtype=bool),
-                      reason=[""] * m)
+                      reason=[""] * m, kind=[""] * m)
     bar = tqdm(total=m, unit="sample", desc=f"ngspice {spec.label}", disable=not progress)
 
     def collect(ex: Executor) -> None:
         for k, res in iter_chunks(spec, v, g, ex, bounds, options, timeout_s):
             lo, hi = bounds[k]
             out.i[lo:hi], out.ok[lo:hi], out.reason[lo:hi] = res.i, res.ok, res.reason
+            out.kind[lo:hi] = res.kinds()
             out.seconds += res.seconds
             bar.update(hi - lo)
 

@@ -56,7 +56,7 @@ def circuit_chunk(spec: CrossbarSpec, v: np.ndarray, g: np.ndarray, reltol: floa
 
     ``reltol`` and ``timeout_s`` are ngspice's and unused here. A sample whose residual
     does not reach the solver's tolerance (or whose currents are not finite) gets NaN
-    currents, ``ok`` False and its residual as the reason.
+    currents, ``ok`` False, its residual as the reason and the kind ``no_convergence``.
     """
     # datagen sits above surrogate: the circuit solver is imported at run time only
     import torch
@@ -78,7 +78,8 @@ def circuit_chunk(spec: CrossbarSpec, v: np.ndarray, g: np.ndarray, reltol: floa
                f"after {op.newton_iterations} Newton steps" if np.isfinite(res) and res > settings.tol
                else f"circuit solver gave a non-finite result (residual {res:.3g} V)")
               for good, res in zip(ok, residual)]
-    return ChunkResult(i=i, ok=ok, reason=reason, seconds=seconds)
+    kind = ["" if good else "no_convergence" for good in ok]
+    return ChunkResult(i=i, ok=ok, reason=reason, seconds=seconds, kind=kind)
 
 
 @dataclass(frozen=True)
