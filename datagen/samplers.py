@@ -26,15 +26,16 @@ from typing import Any, Callable, Mapping
 import numpy as np
 import yaml
 
+from datagen.fields import SweepFieldError, check_mapping
 from spice_netlists import CrossbarSpec
-from spice_netlists.validation import reject_unknown_keys
 
 SAMPLERS = ("uniform", "bitlevel", "workload")
 
 
 @dataclass(frozen=True)
 class SamplerConfig:
-    """Which sampler, and its knobs (see the module docstring)."""
+    """Which sampler, and its knobs (see the module docstring); a bad value raises
+    :class:`datagen.fields.SweepFieldError` naming ``sampler.<field>``."""
 
     name: str = "uniform"
     input_bits: int = 1          # DAC bits of the bitlevel sampler
@@ -44,26 +45,36 @@ class SamplerConfig:
     workload_pool: str = ""      # .npz with arrays v, g for the workload sampler
 
     def __post_init__(self) -> None:
-        if self.name not in SAMPLERS:
-            raise ValueError(f"sampler.name must be one of {SAMPLERS}, got {self.name!r}")
+        if not isinstance(self.name, str) or self.name not in SAMPLERS:
+            raise SweepFieldError("name", f"must be one of {SAMPLERS}, got {self.name!r}", "sampler")
         for f in ("input_bits", "weight_bits"):
             val = getattr(self, f)
             if isinstance(val, bool) or not isinstance(val, int) or not 1 <= val <= 16:
-                raise ValueError(f"sampler.{f} must be an integer in 1..16, got {val!r}")
+                raise SweepFieldError(f, f"must be an integer in 1..16, got {val!r}", "sampler")
         for f in ("max_input_sparsity", "max_weight_sparsity"):
             val = getattr(self, f)
             if isinstance(val, bool) or not isinstance(val, (int, float)) or not 0 <= val < 1:
-                raise ValueError(f"sampler.{f} must be a number in [0, 1), got {val!r}")
+                raise SweepFieldError(f, f"must be a number in [0, 1), got {val!r}", "sampler")
+        if not isinstance(self.workload_pool, str):
+            raise SweepFieldError("workload_pool", f"must be a path (text), got "
+                                                   f"{self.workload_pool!r}", "sampler")
         if self.name == "workload" and not self.workload_pool:
-            raise ValueError("sampler.workload_pool must name an .npz pool for the workload sampler")
+            raise SweepFieldError("workload_pool", "must name an .npz pool for the workload "
+                                                   "sampler", "sampler")
 
     def to_dict(self) -> dict[str, Any]:
+        """Plain values (YAML and JSON safe); inverse of :meth:`from_dict`."""
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "SamplerConfig":
-        reject_unknown_keys("sampler", data, cls)
-        return cls(**data)
+    def from_dict(cls, data: Mapping[str, Any], owner: str = "sampler") -> "SamplerConfig":
+        """A sampler from its params.yaml mapping; :class:`SweepFieldError` names bad
+        fields under ``owner`` (e.g. ``datagen.train.sampler``)."""
+        try:
+            check_mapping(data, cls, "", owner, "sampler settings (e.g. {name: uniform})")
+            return cls(**data)
+        except SweepFieldError as exc:
+            raise exc.at(owner) from None
 
 
 def _sparsity_masks(rng: np.random.Generator, shape: tuple[int, ...], max_sparsity: float) -> np.ndarray:
