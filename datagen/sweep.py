@@ -5,11 +5,27 @@ under ``datagen.configs`` (overrides of the ``crossbar`` section), a training se
 held-out test set into ``data/spice/<tag>/{train,test}`` (see :mod:`datagen.dataset`).
 
 Each chunk of samples is drawn from its own seed (the sweep seed, the split and the
-chunk number), simulated in its own ngspice process and written as its own shard. A
-sweep that is killed resumes on rerun: shards already on disk are kept and only the
-missing chunks run, so the result is identical to an uninterrupted run. A sweep grown
-to more samples keeps its chunks and adds the new ones; a sweep whose sampler, seed,
-chunking or physics changed starts afresh in that directory.
+chunk number), simulated in its own ngspice process and written as its own shard; the
+shard's sha256, size and sample count go into ``manifest.json`` as it completes. A
+sweep that is killed resumes on rerun: shards that match the manifest are kept and only
+the missing, damaged or unfinished chunks run, so the result is identical to an
+uninterrupted run. A shard on disk that the manifest does not list (one written before
+manifests existed, or just before a kill) is kept when its samples are exactly those
+its chunk's seed draws, and recorded. A sweep grown to more samples keeps its chunks
+and adds the new ones; a sweep whose sampler, seed, chunking or physics changed starts
+afresh in that directory, removing only its own files (shards, manifest, ``sweep.yaml``,
+``spec.yaml``, temporary files) and saying which.
+
+One sweep writes into a directory at a time (:func:`datagen.locking.sweep_lock`); a
+second one is refused, naming the directory and the first one's pid.
+
+Failed samples are sorted by kind (:mod:`datagen.runner`): one that cannot converge is
+kept for good with its reason; a timeout or an ngspice error is stored too but its
+chunk is redone when the sweep runs again, and a chunk whose run raised (ngspice could
+not be started, an OS error) is not written at all. The summary counts the dataset's
+failures by kind (``failed``), and ``python -m datagen.sweep`` exits non-zero, naming
+them, when any sweep ends with failed samples (``--allow-unconverged`` accepts those
+that cannot converge).
 
 A sweep's ``engine`` picks what solves each chunk (:data:`datagen.engines.ENGINES`):
 ``ngspice`` (the default) or ``circuit``, the circuit-exact solver, ~100x faster. A
@@ -17,50 +33,50 @@ circuit sweep writes the same shards, then re-solves a seeded random ``check_fra
 of its samples in ngspice, records the worst deviation in ``sweep.yaml`` (under
 ``check``) and in its summary, and raises :class:`datagen.engines.EngineCheckError`
 when it exceeds :data:`datagen.engines.CHECK_TOLERANCE`.
+
+Every config value is checked where it is read; a bad one raises
+:class:`SweepFieldError` naming its path (e.g. ``datagen.train.timeout_s``).
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
-import shutil
+import subprocess
 import time
-from concurrent.futures import as_completed
+from concurrent.futures import Executor, Future, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterable, Iterator, Mapping
 
 import numpy as np
 import pandas as pd
-import pyarrow.parquet as pq
 import yaml
 from tqdm.auto import tqdm
 
 from datagen.batch import auto_chunk_size, chunk_bounds
-from datagen.dataset import SHARD_GLOB, SPEC_FILE, read_shard, shard_path, write_shard
+from datagen.dataset import (MANIFEST_FILE, SHARD_GLOB, SPEC_FILE, SWEEP_FILE, TEMP_GLOBS,
+                             DatasetError, Manifest, ShardRecord, atomic_write_text,
+                             read_shard, shard_path, write_shard)
 from datagen.engines import (ENGINES, EngineCheck, EngineCheckError, check_against_ngspice,
                              check_sample_ids)
-from datagen.executors import open_executor
+from datagen.executors import SerialExecutor, open_executor
+from datagen.fields import SweepFieldError, check_mapping, number_problem
+from datagen.locking import SweepLockedError, sweep_lock
+from datagen.runner import FAILURE_KINDS, RETRYABLE_KINDS, classify_reason
 from datagen.samplers import SamplerConfig, draw
-from spice_netlists import CrossbarSpec, load_spec_from_params
+from spice_netlists import CrossbarSpec, SpecError, load_spec_from_params
 from spice_netlists.netlist import SolverOptions
-from spice_netlists.validation import reject_unknown_keys
-from spice_netlists.ngspice import ngspice_info
+from spice_netlists.ngspice import NgspiceError, clean_stale_tempdirs, ngspice_info
 
-SWEEP_FILE = "sweep.yaml"
+__all__ = ["DatagenParams", "SweepConfig", "SweepFieldError", "SweepLockedError",
+           "chunk_seed", "failure_message", "main", "run_sweep"]
 
-
-class SweepFieldError(ValueError):
-    """A sweep field with a bad value; its message names the field's path (``sweep.<name>``
-    by default, ``datagen.train.<name>`` where params.yaml's sweeps are read)."""
-
-    def __init__(self, name: str, problem: str, owner: str = "sweep") -> None:
-        super().__init__(f"{owner}.{name} {problem}")
-        self.name, self.problem = name, problem
-
-    def at(self, owner: str) -> "SweepFieldError":
-        """The same error, naming the field under ``owner``."""
-        return SweepFieldError(self.name, self.problem, owner)
+#: what a chunk's run may raise that says nothing about its samples: the chunk is not
+#: written, counted as ``error`` and redone when the sweep runs again
+INFRASTRUCTURE_ERRORS = (OSError, NgspiceError, subprocess.SubprocessError, BrokenProcessPool)
 
 
 @dataclass(frozen=True)
@@ -71,8 +87,11 @@ class SweepConfig:
     ``chunk_size`` 0 picks a size for the crossbar (:func:`auto_chunk_size`);
     ``workers`` 0 uses every core (ngspice processes; the circuit engine runs its chunks
     in the sweep's process, torch using the cores); ``scheduler`` is a Dask scheduler
-    address (``tcp://host:8786``) to run chunks on a cluster instead. ``timeout_s`` bounds each
-    ngspice process and ``reltol`` is ngspice's relative tolerance.
+    address (``tcp://host:8786``) to run chunks on a cluster instead. ``timeout_s`` (a
+    finite number of seconds > 0) bounds each ngspice process: a chunk that runs past it
+    has its samples run one by one with the same bound, so ``h`` hung samples cost at
+    most ``1 + h`` timeouts per chunk (:mod:`datagen.runner`). ``reltol`` is ngspice's
+    relative tolerance (a finite number in (0, 1]).
 
     ``engine`` is what solves each chunk, a name in :data:`datagen.engines.ENGINES`:
     ``ngspice`` (default) or ``circuit`` (the circuit-exact solver of
@@ -80,6 +99,9 @@ class SweepConfig:
     engine other than ngspice re-solves ``check_fraction`` of its samples (at least
     one, drawn from the sweep seed) in ngspice and fails when they deviate by more than
     :data:`datagen.engines.CHECK_TOLERANCE`; ``check_fraction`` is in [0, 1].
+
+    A bad value raises :class:`SweepFieldError` naming ``sweep.<field>``
+    (``datagen.train.<field>`` through :meth:`from_dict`).
     """
 
     n_samples: int = 1000
@@ -95,15 +117,28 @@ class SweepConfig:
 
     def __post_init__(self) -> None:
         if isinstance(self.sampler, Mapping):
-            object.__setattr__(self, "sampler", SamplerConfig.from_dict(self.sampler))
+            try:
+                object.__setattr__(self, "sampler", SamplerConfig.from_dict(self.sampler))
+            except SweepFieldError as exc:
+                raise exc.within("sampler").at("sweep") from None
+        elif not isinstance(self.sampler, SamplerConfig):
+            raise SweepFieldError("sampler", f"must be a mapping of sampler settings (e.g. "
+                                             f"{{name: uniform}}), got {self.sampler!r}")
         for name in ("n_samples", "seed", "chunk_size", "workers"):
             val = getattr(self, name)
             if isinstance(val, bool) or not isinstance(val, int) or val < 0:
                 raise SweepFieldError(name, f"must be an integer >= 0, got {val!r}")
         if self.n_samples < 1:
             raise SweepFieldError("n_samples", f"must be >= 1, got {self.n_samples!r}")
-        if not isinstance(self.timeout_s, (int, float)) or self.timeout_s <= 0:
-            raise SweepFieldError("timeout_s", f"must be > 0, got {self.timeout_s!r}")
+        if not isinstance(self.scheduler, str):
+            raise SweepFieldError("scheduler", f"must be a Dask scheduler address (text, '' "
+                                               f"for this machine), got {self.scheduler!r}")
+        problem = number_problem(self.timeout_s)
+        if problem:
+            raise SweepFieldError("timeout_s", f"(seconds per ngspice run) {problem}")
+        problem = SolverOptions.problem("reltol", self.reltol)
+        if problem:
+            raise SweepFieldError("reltol", f"(ngspice's relative tolerance) {problem}")
         if not isinstance(self.engine, str) or self.engine not in ENGINES:
             raise SweepFieldError("engine", f"must be one of {', '.join(ENGINES)}, "
                                             f"got {self.engine!r}")
@@ -128,8 +163,8 @@ class SweepConfig:
     def from_dict(cls, data: Mapping[str, Any], owner: str = "sweep") -> "SweepConfig":
         """A sweep from its params.yaml mapping; errors name fields under ``owner``
         (e.g. ``datagen.train``)."""
-        reject_unknown_keys(owner, data, cls)
         try:
+            check_mapping(data, cls, "", owner, "sweep settings")
             return cls(**data)
         except SweepFieldError as exc:
             raise exc.at(owner) from None
@@ -140,39 +175,201 @@ def chunk_seed(seed: int, chunk: int) -> np.random.Generator:
     return np.random.default_rng([seed, chunk])
 
 
+def _draw_chunk(spec: CrossbarSpec, cfg: SweepConfig, k: int, lo: int, hi: int
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """The samples lo..hi-1 of chunk ``k``: the same whenever they are drawn."""
+    return draw(spec, hi - lo, chunk_seed(cfg.seed, k), cfg.sampler, slot=(cfg.seed, lo))
+
+
 def _stamp(spec: CrossbarSpec, cfg: SweepConfig, chunk_size: int) -> dict[str, Any]:
     """What ``sweep.yaml`` records of the sweep's identity (what decides its data)."""
     return {"spec": spec.to_dict(), "sweep": {**cfg.identity(), "chunk_size": chunk_size}}
 
 
-def _prepare_directory(out: Path, spec: CrossbarSpec, cfg: SweepConfig, chunk_size: int) -> None:
+def _read_stamp(path: Path) -> dict[str, Any] | None:
+    """The identity a ``sweep.yaml`` records; None when there is none or it is unreadable."""
+    try:
+        found = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError):
+        return None
+    return {k: found.get(k) for k in ("spec", "sweep")} if isinstance(found, Mapping) else None
+
+
+def _shard_index(path: Path) -> int | None:
+    """The chunk number of a shard file name (None if it is not one)."""
+    part = path.name[len("shard-"):-len(".parquet")]
+    return int(part) if part.isdigit() else None
+
+
+def _remove_temp_files(out: Path) -> list[Path]:
+    """Remove the temporary files of writers that were killed (we hold the lock, so no
+    writer is live); returns them."""
+    removed = []
+    for pattern in TEMP_GLOBS:
+        for tmp in out.glob(pattern):
+            if tmp.is_file():
+                tmp.unlink(missing_ok=True)
+                removed.append(tmp)
+    return removed
+
+
+def _remove_sweep_files(out: Path) -> list[str]:
+    """Remove the sweep's own files from ``out`` (the manifest first, so that no
+    half-removed state looks complete; then shards, temporary files, ``sweep.yaml`` and
+    ``spec.yaml``); returns their names. Anything else in ``out`` stays."""
+    removed = []
+    for name in (MANIFEST_FILE,):
+        if (out / name).exists():
+            (out / name).unlink()
+            removed.append(name)
+    for shard in sorted(out.glob(SHARD_GLOB)):
+        if shard.is_file():
+            shard.unlink()
+            removed.append(shard.name)
+    removed += [p.name for p in _remove_temp_files(out)]
+    for name in (SWEEP_FILE, SPEC_FILE):
+        if (out / name).exists():
+            (out / name).unlink()
+            removed.append(name)
+    return removed
+
+
+def _describe(names: list[str]) -> str:
+    """``names`` in a line, shards counted rather than listed."""
+    shards = [n for n in names if n.startswith("shard-") and n.endswith(".parquet")]
+    others = [n for n in names if n not in shards]
+    parts = ([f"{len(shards)} shard(s) ({shards[0]}..{shards[-1]})"] if shards else []) + others
+    return ", ".join(parts) if parts else "nothing"
+
+
+def _record(path: Path, blob: bytes, lo: int, kinds: Iterable[str]) -> ShardRecord:
+    """A manifest entry for shard bytes ``blob`` of samples lo.. with failure ``kinds``."""
+    kinds = list(kinds)
+    failed = {k: n for k in FAILURE_KINDS if (n := kinds.count(k))}
+    return ShardRecord(sha256=hashlib.sha256(blob).hexdigest(), size=len(blob), first=lo,
+                       samples=len(kinds), failed=failed)
+
+
+def _adopt(out: Path, spec: CrossbarSpec, cfg: SweepConfig, k: int, lo: int, hi: int
+           ) -> ShardRecord | None:
+    """A manifest entry for a shard on disk that the manifest does not list (written
+    before manifests existed, or just before a kill), if its samples are exactly those
+    chunk ``k`` draws (ids, seed, sampler, V and G); None when it is not."""
+    path = shard_path(out, k)
+    try:
+        blob = path.read_bytes()
+        v, g, i, meta = read_shard(path, spec)
+    except (OSError, DatasetError):
+        return None
+    ids = meta["sample_id"].to_numpy()
+    if (len(meta) != hi - lo or not np.array_equal(ids, np.arange(lo, hi))
+            or set(meta["seed"]) != {cfg.seed} or set(meta["sampler"]) != {cfg.sampler.name}):
+        return None
+    v0, g0 = _draw_chunk(spec, cfg, k, lo, hi)
+    ok = meta["ok"].to_numpy(dtype=bool)
+    if not (np.array_equal(v, v0) and np.array_equal(g, g0) and np.isfinite(i[ok]).all()):
+        return None
+    kinds = ["" if good else classify_reason(r) for good, r in zip(ok, meta["reason"])]
+    return _record(path, blob, lo, kinds)
+
+
+def _prepare_directory(out: Path, spec: CrossbarSpec, cfg: SweepConfig,
+                       chunk_size: int) -> Manifest:
     """Keep a matching partial sweep; start afresh where spec, config or the chunking
-    (``chunk_size``, as resolved for this crossbar) changed. (The ``check`` entry a
-    circuit sweep adds to ``sweep.yaml`` is a result, not identity: it is redone.)"""
+    (``chunk_size``, as resolved for this crossbar) changed, removing only the sweep's
+    own files. Returns the manifest, with every shard it lists still to be checked.
+    (The ``check`` entry a circuit sweep adds to ``sweep.yaml`` is a result, not
+    identity: it is redone.) Runs under the directory's lock."""
     stamp = _stamp(spec, cfg, chunk_size)
     sweep_file = out / SWEEP_FILE
-    if sweep_file.exists():
-        found = yaml.safe_load(sweep_file.read_text()) or {}
-        if {k: found.get(k) for k in stamp} != stamp:
-            print(f"{out}: configuration changed, starting this sweep afresh")
-            shutil.rmtree(out)
-    out.mkdir(parents=True, exist_ok=True)
-    spec.save(out / SPEC_FILE)
-    sweep_file.write_text(yaml.safe_dump(stamp, sort_keys=False))
+    _remove_temp_files(out)
+    manifest: Manifest | None = None
+    if sweep_file.exists() and _read_stamp(sweep_file) != stamp:
+        removed = _remove_sweep_files(out)
+        others = sorted(p.name for p in out.iterdir() if p.name != ".sweep.lock")
+        kept = f"; kept {len(others)} other file(s): {', '.join(others[:5])}" if others else ""
+        print(f"{out}: configuration changed, starting this sweep afresh: removed "
+              f"{_describe(removed)}{kept}")
+    else:
+        try:
+            manifest = Manifest.load(out)
+        except DatasetError as exc:
+            print(f"{out}: {exc}; checking its shards again")
+        if manifest is not None and (manifest.stamp != stamp or manifest.chunk_size != chunk_size):
+            print(f"{out}: {MANIFEST_FILE} belongs to another sweep configuration; "
+                  f"checking its shards again")
+            manifest = None
+    if manifest is None:
+        manifest = Manifest(stamp=stamp, n_samples=cfg.n_samples, chunk_size=chunk_size)
+    manifest.n_samples = cfg.n_samples
+    atomic_write_text(out / SPEC_FILE, yaml.safe_dump(spec.to_dict(), sort_keys=False))
+    atomic_write_text(sweep_file, yaml.safe_dump(stamp, sort_keys=False))
+    return manifest
 
 
-def _shard_complete(out: Path, k: int, n: int) -> bool:
-    """Whether shard ``k`` exists with all ``n`` samples (the last chunk of a smaller
-    sweep holds fewer and is redone)."""
-    path = shard_path(out, k)
-    return path.exists() and pq.ParquetFile(path).metadata.num_rows == n
+def _check_shards(out: Path, spec: CrossbarSpec, cfg: SweepConfig, manifest: Manifest,
+                  bounds: list[tuple[int, int]]) -> list[tuple[int, int, int]]:
+    """Bring the manifest in line with the files and return the chunks (k, lo, hi) to
+    run: those without a shard, with a shard that differs from its manifest entry
+    (removed), or holding failures a rerun may cure. Shards past the end of a shrunk
+    sweep are removed; unlisted shards that :func:`_adopt` accepts are listed."""
+    names = {shard_path(out, k).name: (k, lo, hi) for k, (lo, hi) in enumerate(bounds)}
+    for path in out.glob(SHARD_GLOB):       # shards past the end of a shrunk sweep
+        if path.name not in names:
+            path.unlink(missing_ok=True)
+    for name in list(manifest.shards):
+        if name not in names:
+            del manifest.shards[name]
+    todo, adopted, retry = [], 0, 0
+    for name, (k, lo, hi) in names.items():
+        path = out / name
+        rec = manifest.shards.get(name)
+        if rec is not None:
+            if (rec.first, rec.samples) != (lo, hi - lo):       # the last chunk of a grown sweep
+                del manifest.shards[name]
+                path.unlink(missing_ok=True)
+            else:
+                try:
+                    problem = rec.problem(path.read_bytes())
+                except FileNotFoundError:
+                    problem = "it is missing"
+                if problem:
+                    print(f"{path}: {problem}; simulating it again")
+                    del manifest.shards[name]
+                    path.unlink(missing_ok=True)
+                elif rec.retry:
+                    retry += sum(rec.failed.get(kind, 0) for kind in RETRYABLE_KINDS)
+                    todo.append((k, lo, hi))
+                    continue
+                else:
+                    continue
+        elif path.exists():
+            rec = _adopt(out, spec, cfg, k, lo, hi)
+            if rec is not None:
+                manifest.shards[name] = rec
+                adopted += 1
+                if rec.retry:
+                    retry += sum(rec.failed.get(kind, 0) for kind in RETRYABLE_KINDS)
+                    todo.append((k, lo, hi))
+                continue
+            print(f"{path} is not this sweep's chunk {k} (unreadable, or other samples); "
+                  f"simulating it again")
+            path.unlink(missing_ok=True)
+        todo.append((k, lo, hi))
+    if adopted:
+        print(f"{out}: recorded {adopted} shard(s) that {MANIFEST_FILE} did not list, after "
+              f"checking their samples against their seeds")
+    if retry:
+        print(f"{out}: retrying {retry} sample(s) that timed out or hit an ngspice error")
+    manifest.save(out)
+    return todo
 
 
 def _run_one_chunk(spec: CrossbarSpec, cfg: SweepConfig, k: int, lo: int, hi: int,
-                   out: str) -> tuple[int, int, int]:
+                   out: str) -> ShardRecord:
     """Draw, solve (with the sweep's engine) and write chunk ``k`` (samples lo..hi-1);
-    returns (k, n, failed)."""
-    v, g = draw(spec, hi - lo, chunk_seed(cfg.seed, k), cfg.sampler, slot=(cfg.seed, lo))
+    returns its manifest entry."""
+    v, g = _draw_chunk(spec, cfg, k, lo, hi)
     res = ENGINES[cfg.engine].solve(spec, v, g, cfg.reltol, cfg.timeout_s)
     meta = pd.DataFrame({
         "sample_id": np.arange(lo, hi, dtype=np.int64),
@@ -182,22 +379,40 @@ def _run_one_chunk(spec: CrossbarSpec, cfg: SweepConfig, k: int, lo: int, hi: in
         "reason": res.reason,
         "sim_time_s": np.full(hi - lo, res.seconds / (hi - lo)),
     })
-    write_shard(shard_path(out, k), spec, v, g, res.i, meta)
-    return k, hi - lo, int((~res.ok).sum())
+    path = shard_path(out, k)
+    digest = write_shard(path, spec, v, g, res.i, meta)
+    kinds = res.kinds()
+    failed = {kind: n for kind in FAILURE_KINDS if (n := kinds.count(kind))}
+    return ShardRecord(sha256=digest, size=path.stat().st_size, first=lo, samples=hi - lo,
+                       failed=failed)
 
 
-def _check_engine(spec: CrossbarSpec, cfg: SweepConfig, out: Path, n_chunks: int) -> EngineCheck:
+def _completed(ex: Executor, jobs: list[tuple[int, int, int]], *args: Any
+               ) -> Iterator[tuple[tuple[int, int, int], Future]]:
+    """(job, its finished future) for every chunk job, as they finish. An in-process
+    executor runs each job only when the previous one has been handled, so the
+    manifest is saved after every chunk there too."""
+    if isinstance(ex, SerialExecutor):
+        for job in jobs:
+            yield job, ex.submit(_run_one_chunk, *args[:2], *job, *args[2:])
+        return
+    futures = {ex.submit(_run_one_chunk, *args[:2], *job, *args[2:]): job for job in jobs}
+    for fut in as_completed(futures):
+        yield futures[fut], fut
+
+
+def _check_engine(spec: CrossbarSpec, cfg: SweepConfig, out: Path, manifest: Manifest) -> EngineCheck:
     """Re-solve a seeded random ``cfg.check_fraction`` of the sweep's solved samples in
     ngspice and record the result under ``check`` in ``sweep.yaml``."""
-    shards = [shard_path(out, k) for k in range(n_chunks)]
-    metas = [pq.read_table(p, columns=["sample_id", "ok"]).to_pandas() for p in shards]
+    parts = [read_shard(out / name, spec, manifest.shards[name])
+             for name, _, _ in manifest.expected()]
+    metas = [p[3] for p in parts]
     solved = np.concatenate([m["sample_id"].to_numpy()[m["ok"].to_numpy(dtype=bool)] for m in metas])
     ids = check_sample_ids(cfg.seed, solved, cfg.n_samples, cfg.check_fraction)
     v, g, i = [], [], []
-    for path, meta in zip(shards, metas):
+    for (sv, sg, si, meta) in parts:
         pick = np.isin(meta["sample_id"].to_numpy(), ids)
         if pick.any():
-            sv, sg, si, _ = read_shard(path, spec)
             v.append(sv[pick]), g.append(sg[pick]), i.append(si[pick])
     cols = (spec.rows, spec.cols)
     check = check_against_ngspice(
@@ -208,66 +423,136 @@ def _check_engine(spec: CrossbarSpec, cfg: SweepConfig, out: Path, n_chunks: int
         scheduler=cfg.scheduler or None)
     sweep_file = out / SWEEP_FILE
     recorded = {**yaml.safe_load(sweep_file.read_text()), "check": check.to_dict()}
-    sweep_file.write_text(yaml.safe_dump(recorded, sort_keys=False))
+    atomic_write_text(sweep_file, yaml.safe_dump(recorded, sort_keys=False))
     return check
 
 
 def run_sweep(spec: CrossbarSpec, cfg: SweepConfig, out: str | Path, progress: bool = True) -> dict[str, Any]:
     """Run (or resume) a sweep into directory ``out``; returns a summary.
 
+    The summary holds ``samples``, ``simulated_now``, ``failed_now`` (failed samples
+    among those simulated now), ``failed`` (the dataset's failed samples by kind,
+    :data:`datagen.runner.FAILURE_KINDS`, chunks that could not be written counted as
+    ``error``), ``not_written`` (chunk -> why, only when some could not be written),
+    ``seconds`` and ``samples_per_s``. It raises :class:`SweepLockedError` when another
+    sweep is writing into ``out``.
+
     A sweep whose engine is not ngspice then checks a fraction of its samples against
     ngspice (``check`` in the summary and in ``sweep.yaml``) and raises
     :class:`datagen.engines.EngineCheckError`, naming ``out`` and the deviation, when
     they disagree beyond :data:`datagen.engines.CHECK_TOLERANCE` (or none could be
-    compared). The shards stay on disk; a rerun checks again.
+    compared). The shards stay on disk; a rerun checks again. The check is skipped
+    while chunks are missing (the summary's failures say why).
     """
     ngspice_info()
     out = Path(out)
     size = cfg.chunk_size or auto_chunk_size(spec)
-    _prepare_directory(out, spec, cfg, size)
-    bounds = chunk_bounds(cfg.n_samples, size)
-    todo = [(k, lo, hi) for k, (lo, hi) in enumerate(bounds) if not _shard_complete(out, k, hi - lo)]
-    for stale in out.glob(SHARD_GLOB):   # shards past the end of a shrunk sweep
-        if int(stale.stem.split("-")[1]) >= len(bounds):
-            stale.unlink()
-    start = time.perf_counter()
-    failed = 0
-    bar = tqdm(total=cfg.n_samples, initial=cfg.n_samples - sum(hi - lo for _, lo, hi in todo),
-               unit="sample", desc=f"sweep {out.parent.name}/{out.name}", disable=not progress)
-    if todo:
-        with open_executor(cfg.workers or None, cfg.scheduler or None,
-                           kind=ENGINES[cfg.engine].local_executor) as ex:
-            futures = [ex.submit(_run_one_chunk, spec, cfg, k, lo, hi, str(out)) for k, lo, hi in todo]
-            for fut in as_completed(futures):
-                _, n, bad = fut.result()
-                failed += bad
-                bar.update(n)
-    bar.close()
-    seconds = time.perf_counter() - start
-    ran = sum(hi - lo for _, lo, hi in todo)
-    summary = {"dir": str(out), "samples": cfg.n_samples, "simulated_now": ran,
-               "failed_now": failed, "seconds": round(seconds, 2),
-               "samples_per_s": round(ran / seconds, 2) if ran and seconds > 0 else None}
-    if cfg.engine != "ngspice":          # any other engine answers to ngspice
-        summary["engine"] = cfg.engine
-        check = _check_engine(spec, cfg, out, len(bounds))
-        summary["check"] = check.to_dict()
-        if not check.passed:
-            if check.checked == 0:
+    with sweep_lock(out):
+        clean_stale_tempdirs()
+        manifest = _prepare_directory(out, spec, cfg, size)
+        bounds = chunk_bounds(cfg.n_samples, size)
+        todo = _check_shards(out, spec, cfg, manifest, bounds)
+        start = time.perf_counter()
+        failed_now = 0
+        not_written: dict[str, str] = {}
+        bar = tqdm(total=cfg.n_samples, initial=cfg.n_samples - sum(hi - lo for _, lo, hi in todo),
+                   unit="sample", desc=f"sweep {out.parent.name}/{out.name}", disable=not progress)
+        if todo:
+            with open_executor(cfg.workers or None, cfg.scheduler or None,
+                               kind=ENGINES[cfg.engine].local_executor) as ex:
+                for (k, lo, hi), fut in _completed(ex, todo, spec, cfg, str(out)):
+                    name = shard_path(out, k).name
+                    try:
+                        rec = fut.result()
+                    except INFRASTRUCTURE_ERRORS as exc:
+                        not_written[name] = f"{type(exc).__name__}: {exc}"[:300]
+                    else:
+                        manifest.shards[name] = rec
+                        manifest.save(out)
+                        failed_now += sum(rec.failed.values())
+                    bar.update(hi - lo)
+        bar.close()
+        seconds = time.perf_counter() - start
+        ran = sum(hi - lo for _, lo, hi in todo)
+        failed = {kind: sum(r.failed.get(kind, 0) for r in manifest.shards.values())
+                  for kind in FAILURE_KINDS}
+        for name in not_written:                 # no new shard: its samples all count
+            lo, hi = bounds[_shard_index(Path(name))]
+            if name not in manifest.shards:      # (else its earlier shard still stands)
+                failed["error"] += hi - lo
+            failed_now += hi - lo
+        summary: dict[str, Any] = {
+            "dir": str(out), "samples": cfg.n_samples, "simulated_now": ran,
+            "failed_now": failed_now, "failed": failed, "seconds": round(seconds, 2),
+            "samples_per_s": round(ran / seconds, 2) if ran and seconds > 0 else None}
+        if not_written:
+            summary["not_written"] = not_written
+        if any(failed.values()):
+            print(f"{out}: {sum(failed.values())} of {cfg.n_samples} samples failed "
+                  f"({_kinds(failed)})" + (f"; {len(not_written)} chunk(s) not written: "
+                                           f"{next(iter(not_written.values()))}" if not_written else "")
+                  + ("; timeouts and errors are retried when the sweep runs again"
+                     if failed["timeout"] or failed["error"] else ""))
+        if cfg.engine != "ngspice" and not not_written:   # any other engine answers to ngspice
+            summary["engine"] = cfg.engine
+            check = _check_engine(spec, cfg, out, manifest)
+            summary["check"] = check.to_dict()
+            if not check.passed:
+                if check.checked == 0:
+                    raise EngineCheckError(
+                        f"{out}: none of the {len(check.sample_ids)} samples drawn to check the "
+                        f"{cfg.engine} engine could be compared with ngspice (one of them failed "
+                        f"on every one)")
                 raise EngineCheckError(
-                    f"{out}: none of the {len(check.sample_ids)} samples drawn to check the "
-                    f"{cfg.engine} engine could be compared with ngspice (one of them failed "
-                    f"on every one)")
-            raise EngineCheckError(
-                f"{out}: the {cfg.engine} engine deviates from ngspice by "
-                f"{check.max_deviation:.3g} of full scale over {check.checked} checked "
-                f"samples (tolerance {check.tolerance:g}); this dataset is not trustworthy")
+                    f"{out}: the {cfg.engine} engine deviates from ngspice by "
+                    f"{check.max_deviation:.3g} of full scale over {check.checked} checked "
+                    f"samples (tolerance {check.tolerance:g}); this dataset is not trustworthy")
+        elif cfg.engine != "ngspice":
+            summary["engine"] = cfg.engine
     return summary
+
+
+def _kinds(failed: Mapping[str, int]) -> str:
+    """Failure counts by kind as text: ``no_convergence 1, timeout 2, error 0``."""
+    return ", ".join(f"{kind} {failed.get(kind, 0)}" for kind in FAILURE_KINDS)
+
+
+def failure_message(summaries: Mapping[str, Mapping[str, Any]],
+                    allow_unconverged: bool = False) -> str:
+    """'' when no sweep of ``summaries`` (name -> :func:`run_sweep` summary) ended with
+    failed samples, else a message naming each one's counts by kind. With
+    ``allow_unconverged``, samples that cannot converge (kept for good) are accepted;
+    timeouts and errors never are."""
+    bad = {}
+    for name, summary in summaries.items():
+        failed = dict(summary.get("failed") or {})
+        counted = {k: n for k, n in failed.items() if n and not (allow_unconverged and k == "no_convergence")}
+        if counted:
+            bad[name] = failed
+    if not bad:
+        return ""
+    lines = [f"{name}: {sum(f.values())} failed ({_kinds(f)})" for name, f in bad.items()]
+    retry = any(f.get("timeout") or f.get("error") for f in bad.values())
+    unconverged = any(f.get("no_convergence") for f in bad.values())
+    return ("sweeps ended with failed samples: " + "; ".join(lines)
+            + (". Timeouts and errors are retried when the sweep runs again (raise "
+               "timeout_s for samples that need longer)" if retry else "")
+            + (". Samples that cannot converge are kept with their reason (pass "
+               "--allow-unconverged to accept them)" if unconverged and not allow_unconverged else ""))
 
 
 @dataclass(frozen=True)
 class DatagenParams:
-    """The ``datagen`` section of params.yaml."""
+    """The ``datagen`` section of params.yaml.
+
+    Attributes:
+        configs: crossbar overrides (mappings of ``crossbar`` fields), one dataset pair
+            each; ``{}`` is the ``crossbar`` section as it is.
+        train, test: the two sweeps of each (their seeds must differ).
+        out_dir: where the datasets go, ``<out_dir>/<tag>/{train,test}``.
+
+    A bad value raises :class:`SweepFieldError` naming ``datagen.<field>``.
+    """
 
     configs: tuple[dict, ...] = ({},)   # crossbar overrides, one dataset pair each
     train: SweepConfig = field(default_factory=lambda: SweepConfig(n_samples=2000, seed=0))
@@ -276,43 +561,107 @@ class DatagenParams:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "DatagenParams":
-        reject_unknown_keys("datagen", data, cls)
+        """The section from its params.yaml mapping (errors name ``datagen.<field>``)."""
+        check_mapping(data, cls, "datagen", "")
         d = dict(data)
-        if "configs" in d:
-            d["configs"] = tuple(dict(c) for c in d["configs"])
+        if isinstance(d.get("configs"), (list, tuple)):
+            d["configs"] = tuple(d["configs"])
         for split in ("train", "test"):
             if split in d:
                 d[split] = SweepConfig.from_dict(d[split], owner=f"datagen.{split}")
         return cls(**d)
 
     def __post_init__(self) -> None:
+        configs = self.configs
+        if isinstance(configs, list):
+            configs = tuple(configs)
+        if not isinstance(configs, tuple):
+            raise SweepFieldError("configs", f"must be a list of crossbar overrides (mappings; "
+                                             f"{{}} for the crossbar section as it is), got "
+                                             f"{configs!r}", "datagen")
+        if not configs:
+            raise SweepFieldError("configs", "must list at least one crossbar (e.g. [{}])",
+                                  "datagen")
+        for k, c in enumerate(configs):
+            if not isinstance(c, Mapping):
+                raise SweepFieldError(f"configs[{k}]", f"must be a mapping of crossbar "
+                                                       f"overrides, got {c!r}", "datagen")
+            bad = [key for key in c if not isinstance(key, str)]
+            if bad:
+                raise SweepFieldError(f"configs[{k}]", f"has keys that are not crossbar field "
+                                                       f"names: {bad!r}", "datagen")
+        object.__setattr__(self, "configs", tuple(dict(c) for c in configs))
+        for split in ("train", "test"):
+            if not isinstance(getattr(self, split), SweepConfig):
+                raise SweepFieldError(split, f"must be a mapping of sweep settings, got "
+                                             f"{getattr(self, split)!r}", "datagen")
+        if not isinstance(self.out_dir, str) or not self.out_dir:
+            raise SweepFieldError("out_dir", f"must be a directory path (text), got "
+                                             f"{self.out_dir!r}", "datagen")
         if self.train.seed == self.test.seed:
-            raise ValueError(f"datagen.train.seed and datagen.test.seed must differ (the test "
-                             f"set would repeat the training samples), both are {self.train.seed!r}")
+            raise SweepFieldError("test.seed", f"must differ from datagen.train.seed (the test "
+                                               f"set would repeat the training samples), both "
+                                               f"are {self.train.seed!r}", "datagen")
 
     def specs(self, params: Mapping[str, Any]) -> list[CrossbarSpec]:
-        return [load_spec_from_params(params, **c) for c in self.configs]
+        """The crossbar spec of each entry of ``configs``: params.yaml's ``crossbar``
+        section with the entry's overrides. An override that makes an invalid spec
+        raises :class:`SweepFieldError` naming ``datagen.configs[k]``; a bad ``crossbar``
+        section itself raises :class:`spice_netlists.SpecError`."""
+        if not isinstance(params, Mapping) or not isinstance(params.get("crossbar"), Mapping):
+            got = params.get("crossbar") if isinstance(params, Mapping) else params
+            raise SpecError(f"crossbar (params.yaml's section) must be a mapping of crossbar "
+                            f"parameters, got {got!r}")
+        out = []
+        for k, overrides in enumerate(self.configs):
+            try:
+                out.append(load_spec_from_params(params, **overrides))
+            except SpecError as exc:
+                load_spec_from_params(params)    # the crossbar section itself: its error
+                raise SweepFieldError(f"configs[{k}]", f"gives an invalid crossbar: {exc}",
+                                      "datagen") from None
+        return out
 
 
 def main(argv: list[str] | None = None) -> None:
+    """The ``datagen`` stage: every sweep of params.yaml's ``datagen`` section, a summary
+    in ``--summary``, and a non-zero exit with a message when a config value is bad,
+    a directory is locked by another sweep, a circuit check fails or any sweep ends
+    with failed samples (see :func:`failure_message`)."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--params", default="params.yaml")
     ap.add_argument("--summary", default="reports/datagen.json",
                     help="where to write per-dataset counts and throughput")
+    ap.add_argument("--allow-unconverged", action="store_true",
+                    help="exit 0 although samples that cannot converge were kept (timeouts "
+                         "and errors still fail)")
     args = ap.parse_args(argv)
-    params = yaml.safe_load(Path(args.params).read_text())
-    dp = DatagenParams.from_dict(params.get("datagen", {}))
+    try:
+        params = yaml.safe_load(Path(args.params).read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise SystemExit(f"datagen.sweep: cannot read {args.params}: {exc}") from exc
+    if not isinstance(params, Mapping):
+        raise SystemExit(f"datagen.sweep: {args.params} must hold a mapping of sections "
+                         f"(crossbar, datagen, ...), got {params!r}")
+    try:
+        dp = DatagenParams.from_dict(params.get("datagen", {}))
+        specs = dp.specs(params)
+    except (SweepFieldError, SpecError) as exc:
+        raise SystemExit(f"datagen.sweep: {args.params}: {exc}") from exc
     summary = {}
-    for spec in dp.specs(params):
+    for spec in specs:
         tag = spec.tag
         for split, cfg in (("train", dp.train), ("test", dp.test)):
             try:
                 summary[f"{tag}/{split}"] = run_sweep(spec, cfg, Path(dp.out_dir) / tag / split)
-            except EngineCheckError as exc:
+            except (EngineCheckError, SweepLockedError) as exc:
                 raise SystemExit(f"datagen.sweep: {exc}") from exc
             print(json.dumps({f"{tag}/{split}": summary[f"{tag}/{split}"]}))
     Path(args.summary).parent.mkdir(parents=True, exist_ok=True)
     Path(args.summary).write_text(json.dumps(summary, indent=2) + "\n")
+    problem = failure_message(summary, allow_unconverged=args.allow_unconverged)
+    if problem:
+        raise SystemExit(f"datagen.sweep: {problem}")
 
 
 if __name__ == "__main__":
