@@ -626,8 +626,8 @@ class DatagenParams:
 def main(argv: list[str] | None = None) -> None:
     """The ``datagen`` stage: every sweep of params.yaml's ``datagen`` section, a summary
     in ``--summary``, and a non-zero exit with a message when a config value is bad,
-    a directory is locked by another sweep, a circuit check fails or any sweep ends
-    with failed samples (see :func:`failure_message`)."""
+    ngspice is missing or too old, a directory is locked by another sweep, a circuit
+    check fails or any sweep ends with failed samples (see :func:`failure_message`)."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--params", default="params.yaml")
     ap.add_argument("--summary", default="reports/datagen.json",
@@ -654,7 +654,7 @@ def main(argv: list[str] | None = None) -> None:
         for split, cfg in (("train", dp.train), ("test", dp.test)):
             try:
                 summary[f"{tag}/{split}"] = run_sweep(spec, cfg, Path(dp.out_dir) / tag / split)
-            except (EngineCheckError, SweepLockedError) as exc:
+            except (EngineCheckError, SweepLockedError, NgspiceError, DatasetError) as exc:
                 raise SystemExit(f"datagen.sweep: {exc}") from exc
             print(json.dumps({f"{tag}/{split}": summary[f"{tag}/{split}"]}))
     Path(args.summary).parent.mkdir(parents=True, exist_ok=True)

@@ -164,3 +164,11 @@ def test_the_datagen_stage_exits_nonzero_naming_failures_by_kind(tmp_path, monke
         main(["--params", str(params), "--summary", str(summary_file)])
     assert "no_convergence 1, timeout 0" in exc.value.code and "--allow-unconverged" in exc.value.code
     main(["--params", str(params), "--summary", str(summary_file), "--allow-unconverged"])
+
+
+def test_the_datagen_stage_says_what_to_install_when_ngspice_is_missing(tmp_path, monkeypatch):
+    params = _params(tmp_path, _pool(tmp_path, 8))
+    monkeypatch.setenv("NGSPICE", str(tmp_path / "no-such-ngspice"))
+    with pytest.raises(SystemExit) as exc:
+        main(["--params", str(params), "--summary", str(tmp_path / "s.json")])
+    assert "not found" in exc.value.code and "bookworm-backports" in exc.value.code
