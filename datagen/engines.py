@@ -40,7 +40,10 @@ CHECK_TOLERANCE = 1e-6
 _CHECK_STREAM = 0x636865636B  # "check"
 
 #: ``engine(spec, v (M, rows), g (M, rows, cols), reltol, timeout_s) -> ChunkResult``;
-#: ``reltol`` and ``timeout_s`` are ngspice's and only ngspice uses them
+#: ``reltol`` and ``timeout_s`` are ngspice's and only ngspice uses them. An engine sets
+#: each failed sample's kind (``ChunkResult.kind``; left empty, failures count as
+#: ``no_convergence``) and raises only for what says nothing about the samples (an
+#: OSError, ngspice missing): the sweep then leaves that chunk unwritten, to be redone
 ChunkEngine = Callable[[CrossbarSpec, np.ndarray, np.ndarray, float, float], ChunkResult]
 
 
