@@ -72,7 +72,8 @@ from spice_netlists.netlist import SolverOptions
 from spice_netlists.ngspice import NgspiceError, clean_stale_tempdirs, ngspice_info
 
 __all__ = ["DatagenParams", "SweepConfig", "SweepFieldError", "SweepLockedError",
-           "chunk_seed", "failure_message", "main", "run_sweep"]
+           "chunk_seed", "describe_removed", "failure_message", "main", "remove_sweep_files",
+           "run_sweep"]
 
 #: what a chunk's run may raise that says nothing about its samples: the chunk is not
 #: written, counted as ``error`` and redone when the sweep runs again
@@ -213,7 +214,7 @@ def _remove_temp_files(out: Path) -> list[Path]:
     return removed
 
 
-def _remove_sweep_files(out: Path) -> list[str]:
+def remove_sweep_files(out: Path) -> list[str]:
     """Remove the sweep's own files from ``out`` (the manifest first, so that no
     half-removed state looks complete; then shards, temporary files, ``sweep.yaml`` and
     ``spec.yaml``); returns their names. Anything else in ``out`` stays."""
@@ -234,7 +235,7 @@ def _remove_sweep_files(out: Path) -> list[str]:
     return removed
 
 
-def _describe(names: list[str]) -> str:
+def describe_removed(names: list[str]) -> str:
     """``names`` in a line, shards counted rather than listed."""
     shards = [n for n in names if n.startswith("shard-") and n.endswith(".parquet")]
     others = [n for n in names if n not in shards]
@@ -285,11 +286,11 @@ def _prepare_directory(out: Path, spec: CrossbarSpec, cfg: SweepConfig,
     _remove_temp_files(out)
     manifest: Manifest | None = None
     if sweep_file.exists() and _read_stamp(sweep_file) != stamp:
-        removed = _remove_sweep_files(out)
+        removed = remove_sweep_files(out)
         others = sorted(p.name for p in out.iterdir() if p.name != ".sweep.lock")
         kept = f"; kept {len(others)} other file(s): {', '.join(others[:5])}" if others else ""
         print(f"{out}: configuration changed, starting this sweep afresh: removed "
-              f"{_describe(removed)}{kept}")
+              f"{describe_removed(removed)}{kept}")
     else:
         try:
             manifest = Manifest.load(out)

@@ -33,7 +33,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import shutil
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -41,7 +40,8 @@ import numpy as np
 import yaml
 
 from datagen.samplers import SamplerConfig
-from datagen.sweep import DatagenParams, SweepConfig, run_sweep
+from datagen.sweep import (DatagenParams, SweepConfig, describe_removed, failure_message,
+                           remove_sweep_files, run_sweep)
 from functional_sim.config import StudyConfig, WorkloadConfig
 from functional_sim.params import net_path, read_params, study_config
 from functional_sim.workload import record_pool, save_pool
@@ -152,8 +152,9 @@ def _prepare_sweeps(out: Path, pools: Mapping[str, Any]) -> None:
     new = {split: dict(pools[f"{split}_pool"]) for split in SPLITS}
     for split in SPLITS:
         if (out / split).exists() and (old or {}).get(split) != new[split]:
-            print(f"{out / split}: its workload pool changed, starting this sweep afresh")
-            shutil.rmtree(out / split)
+            removed = remove_sweep_files(out / split)     # the sweep's own files only
+            print(f"{out / split}: its workload pool changed, starting this sweep afresh: "
+                  f"removed {describe_removed(removed)}")
     out.mkdir(parents=True, exist_ok=True)
     stamp_file.write_text(yaml.safe_dump(new, sort_keys=False))
 
@@ -212,6 +213,10 @@ def main(argv: list[str] | None = None) -> None:
     path = Path(args.summary)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(summary, indent=2) + "\n")
+    problem = failure_message({f"{tag}/{split}": entry[split] for tag, entry in summary.items()
+                               for split in SPLITS})
+    if problem:                 # the summary is written; the stage must not pass silently
+        raise SystemExit(problem)
 
 
 if __name__ == "__main__":

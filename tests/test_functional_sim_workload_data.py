@@ -173,10 +173,33 @@ def test_a_changed_pool_starts_its_sweeps_afresh(stage, tmp_path) -> None:
                      train_samples=10, test_samples=10, pool_size=40)
     params["datagen"]["configs"] = [{"v_read_max": 0.5}]
     first = _run(tmp_path, params)["8x8_sinh_0.5V"]
+    notes = tmp_path / "out" / "8x8_sinh_0.5V" / "train" / "my_notes.txt"
+    notes.write_text("a user's file beside the dataset")
     params["functional_sim"]["workload"]["images"] = 5
     second = _run(tmp_path, params)["8x8_sinh_0.5V"]
     assert second["recorded_now"] and second["train_pool"]["sha256"] != first["train_pool"]["sha256"]
     assert second["train"]["simulated_now"] == 10 and second["test"]["simulated_now"] == 10
+    assert notes.read_text() == "a user's file beside the dataset"     # only the sweep's files go
+
+
+def test_stage_exits_non_zero_naming_failed_samples(stage, tmp_path, monkeypatch) -> None:
+    """A sweep that ends with failed samples fails the stage after writing its summary
+    (ngspice is given a tiny timeout, so its samples time out for real)."""
+    import functional_sim.workload_data as wd
+
+    tmp, params, _ = stage
+    params = _params(tmp, images=4, out_dir=str(tmp_path / "out"), pool_dir=str(tmp_path / "pools"),
+                     train_samples=4, test_samples=4, pool_size=40, chunk_size=4)
+    params["datagen"]["configs"] = [{"v_read_max": 0.5}]
+    real = wd.sweep_configs
+
+    def timing_out(wc, tag):
+        return {k: cfg.__class__(**{**cfg.__dict__, "timeout_s": 1e-4}) for k, cfg in real(wc, tag).items()}
+
+    monkeypatch.setattr(wd, "sweep_configs", timing_out)
+    with pytest.raises(SystemExit, match=r"8x8_sinh_0.5V/train: 4 failed \(.*timeout 4"):
+        _run(tmp_path, params)
+    assert json.loads((tmp_path / "summary.json").read_text())["8x8_sinh_0.5V"]["train"]["failed"]
 
 
 def test_split_by_content_keeps_equal_reads_on_one_side() -> None:
