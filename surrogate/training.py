@@ -6,22 +6,75 @@ split (stored in the model, hence in the checkpoint). Each epoch reports the tra
 loss, the validation loss (both MSE of normalised targets) and the validation RMSE of
 column currents in % of full scale; the weights of the epoch with the lowest
 validation loss are kept, and training stops after ``patience`` epochs without one.
+
+Training is reproducible bit for bit: it runs inside :func:`deterministic_torch` (a
+fixed thread count and torch's deterministic algorithms), so the same data and config
+give the same weights and metrics on any machine of the same kind, whatever its core
+count. ``functional_sim.train_nets`` trains the study's networks the same way.
 """
 
 from __future__ import annotations
 
 import copy
+import os
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Iterator
 
 import numpy as np
 import torch
 from sklearn.model_selection import train_test_split
 from tqdm import tqdm
 
-from datagen.dataset import CrossbarDataset
 from spice_netlists import CrossbarSpec
 from surrogate.analytical import effective_conductance
 from surrogate.geniex import GeniexConfig, GeniexModel, GeniexNet, Normalisation
+
+if TYPE_CHECKING:           # only for annotations: train_nets imports this module too
+    from datagen.dataset import CrossbarDataset
+
+#: torch CPU threads every training run uses (:func:`deterministic_torch`). Float
+#: reductions split their work by thread and float addition is not associative, so
+#: the same seed trained with another thread count gives other weights: convolution
+#: and linear weight gradients (mnist_cnn trained with 2 threads reached test top-1
+#: 0.951, with 4 threads 0.952), and sums over more than ~32k elements, such as a
+#: GENIEx loss over 4096 samples of 16 columns. torch's default is one thread per core,
+#: so a fresh clone on a machine with another core count did not reproduce the
+#: committed metrics. One thread is the count every machine runs without
+#: oversubscription, and the study's training is small enough for it.
+TRAIN_THREADS = 1
+
+#: cuBLAS's setting for deterministic matrix products on CUDA (read when its handle
+#: is created; torch's deterministic mode refuses CUDA matmuls without it)
+_CUBLAS_DETERMINISTIC = ":4096:8"
+
+
+@contextmanager
+def deterministic_torch(threads: int = TRAIN_THREADS) -> Iterator[None]:
+    """Run the body with ``threads`` torch CPU threads and
+    ``torch.use_deterministic_algorithms(True)``; both are given back afterwards.
+
+    With a fixed thread count, every float reduction is split the same way on every
+    machine (see :data:`TRAIN_THREADS`); deterministic algorithms rule out the kernels
+    that accumulate in a run-dependent order (scatter/index adds, some CUDA
+    convolutions; an op without a deterministic kernel raises instead of drifting).
+    On CUDA, ``CUBLAS_WORKSPACE_CONFIG`` is set to ``:4096:8`` unless already set; it
+    only takes effect if no cuBLAS handle exists yet in the process.
+    Seeding stays with the caller (each training run seeds its own generators).
+    """
+    if threads < 1:
+        raise ValueError(f"deterministic_torch: threads must be >= 1, got {threads!r}")
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", _CUBLAS_DETERMINISTIC)
+    old_threads = torch.get_num_threads()
+    old_mode = torch.are_deterministic_algorithms_enabled()
+    old_warn = torch.is_deterministic_algorithms_warn_only_enabled()
+    torch.set_num_threads(threads)
+    torch.use_deterministic_algorithms(True)
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(old_mode, warn_only=old_warn)
+        torch.set_num_threads(old_threads)
 
 
 def sample_g_eff(spec: CrossbarSpec, g: np.ndarray) -> np.ndarray:
@@ -138,10 +191,22 @@ def train_geniex(dataset: CrossbarDataset, config: GeniexConfig, *, progress: bo
     :func:`sample_g_eff` of ``dataset.converged()``'s samples, if already computed (the
     stage computes it once per dataset for all its variants).
 
+    Deterministic: it runs inside :func:`deterministic_torch`, so the same dataset and
+    config (``seed`` included) give bit-identical weights, history and metrics in any
+    process on machines of the same kind, whatever their core count.
+
     Raises:
         FloatingPointError: a converged sample gives a non-finite target, or the
             training or validation loss of an epoch is not finite (diverged).
     """
+    with deterministic_torch():
+        return _train_geniex(dataset, config, progress=progress, desc=desc, g_eff=g_eff)
+
+
+def _train_geniex(dataset: CrossbarDataset, config: GeniexConfig, *, progress: bool,
+                  desc: str, g_eff: np.ndarray | None
+                  ) -> tuple[GeniexModel, list[dict[str, float]], dict[str, float]]:
+    """:func:`train_geniex`'s work, run under its deterministic settings."""
     spec = dataset.spec
     ds = dataset.converged()
     if len(ds) < 4:
