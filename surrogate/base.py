@@ -15,6 +15,12 @@ costly step: a linear-network solve per tile) say so with :attr:`CrossbarModel.u
 and accept it precomputed, ``prepare(g, g_eff=effective_conductance(spec, g))``, so a
 caller running several models on the same tiles (``surrogate.evaluate``) solves each
 tile once. :meth:`CrossbarModel.prepare_with` does that dispatch.
+
+``model(v, g)`` checks its inputs (:meth:`CrossbarModel.check_shapes`) and promotes them
+to one dtype for every model alike: torch tensors only (numpy arrays are refused with
+the fix), leading dimensions that broadcast, one device, and currents in
+``torch.promote_types(v.dtype, g.dtype)``. ``prepare``/``mvm`` are the hot path of the
+functional simulator and check nothing.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import Any
 
+import numpy as np
 import torch
 
 from spice_netlists import CrossbarSpec
@@ -58,20 +65,72 @@ class CrossbarModel(ABC):
         """Column currents (A) for inputs ``v`` (..., rows) volts on prepared tiles."""
 
     def __call__(self, v: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
-        """Column currents (A) for ``v`` (..., rows) V and ``g`` (..., rows, cols) S."""
-        self.check_shapes(v, g)
+        """Column currents (A) for ``v`` (..., rows) V and ``g`` (..., rows, cols) S.
+
+        The leading dimensions of ``v`` and ``g`` broadcast. Both are brought to their
+        promoted dtype first (:meth:`check_inputs`), so every model gives currents in
+        ``torch.promote_types(v.dtype, g.dtype)``, the same as for inputs already in it.
+
+        Raises:
+            TypeError: ``v`` or ``g`` is not a torch tensor (e.g. a numpy array), or
+                their promoted dtype is not a real floating-point one.
+            ValueError: shapes that do not fit the spec or do not broadcast, or tensors
+                on two devices; the message names the model, the argument and the shapes.
+        """
+        v, g = self.check_inputs(v, g)
         return self.mvm(self.prepare(g), v)
 
     # ------------------------------------------------------------------ helpers
     def check_shapes(self, v: torch.Tensor, g: torch.Tensor) -> None:
-        """Raise a clear error when ``v`` or ``g`` do not fit the spec's size."""
+        """Raise a clear error, naming the model, the argument and what it got, unless
+        ``v`` (..., rows) and ``g`` (..., rows, cols) are torch tensors that fit the
+        spec's size, whose leading dimensions broadcast, on one device, with a real
+        floating-point promoted dtype (see :meth:`__call__` for the error types)."""
+        for arg, value in (("v", v), ("g", g)):
+            if not isinstance(value, torch.Tensor):
+                kind = type(value)
+                kind_name = ("numpy.ndarray" if isinstance(value, np.ndarray)
+                             else f"{kind.__module__}.{kind.__qualname__}"
+                             if kind.__module__ != "builtins" else kind.__qualname__)
+                raise TypeError(f"{self.name}: {arg} is a {kind_name}; crossbar models take "
+                                f"torch tensors: pass torch.from_numpy({arg}) (or "
+                                f"torch.as_tensor({arg}))")
         r, c = self.spec.rows, self.spec.cols
-        if g.shape[-2:] != (r, c):
+        if g.dim() < 2 or g.shape[-2:] != (r, c):
             raise ValueError(f"{self.name}: g has shape {tuple(g.shape)}, expected "
                              f"(..., {r}, {c}) for a {r}x{c} crossbar")
-        if v.shape[-1] != r:
+        if v.dim() < 1 or v.shape[-1] != r:
             raise ValueError(f"{self.name}: v has shape {tuple(v.shape)}, expected "
                              f"(..., {r}) for a {r}-row crossbar")
+        if v.device != g.device:
+            raise ValueError(f"{self.name}: v is on {v.device} and g on {g.device}; "
+                             f"put both on one device")
+        self.result_dtype(v, g)
+        try:
+            torch.broadcast_shapes(v.shape[:-1], g.shape[:-2])
+        except RuntimeError:
+            raise ValueError(f"{self.name}: the leading dimensions of v {tuple(v.shape)} and "
+                             f"g {tuple(g.shape)} do not broadcast ({tuple(v.shape[:-1])} "
+                             f"against {tuple(g.shape[:-2])}); give both the same batch "
+                             f"size, or 1") from None
+
+    def result_dtype(self, v: torch.Tensor, g: torch.Tensor) -> torch.dtype:
+        """The dtype of the currents for ``v`` and ``g``: torch's promotion of theirs
+        (float32 with float64 gives float64; an integer tensor takes the other's float
+        dtype). A promoted dtype that is not real floating point is a TypeError."""
+        dtype = torch.promote_types(v.dtype, g.dtype)
+        if not dtype.is_floating_point:
+            raise TypeError(f"{self.name}: v ({v.dtype}) and g ({g.dtype}) promote to "
+                            f"{dtype}; crossbar models need a real floating-point dtype "
+                            f"(pass float32 or float64 tensors)")
+        return dtype
+
+    def check_inputs(self, v: torch.Tensor, g: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``v`` and ``g`` checked (:meth:`check_shapes`) and converted to their promoted
+        dtype (:meth:`result_dtype`); tensors already in it are returned as they are."""
+        self.check_shapes(v, g)
+        dtype = self.result_dtype(v, g)
+        return v.to(dtype), g.to(dtype)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.spec.label})"

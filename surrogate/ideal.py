@@ -13,7 +13,11 @@ class IdealModel(CrossbarModel):
     name = "ideal"
 
     def prepare(self, g: torch.Tensor) -> torch.Tensor:
+        """The conductances themselves: the ideal model has no per-tile work."""
         return g
 
     def mvm(self, prepared: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-        return matvec(v, prepared)
+        """``vᵀ·G`` in the promoted dtype of ``v`` and the tiles (as the analytical
+        models do)."""
+        dtype = torch.promote_types(v.dtype, prepared.dtype)
+        return matvec(v.to(dtype), prepared.to(dtype))
