@@ -26,6 +26,7 @@ from functional_sim.data import Split, load_dataset
 from functional_sim.evaluate import save_net, top1
 from functional_sim.nets import NETS, build
 from functional_sim.params import net_path, read_params, study_config
+from spice_netlists.config import ConfigError
 from surrogate.training import deterministic_torch
 
 
@@ -67,7 +68,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--params", default="params.yaml")
     parser.add_argument("--metrics", default="reports/nets.json")
     args = parser.parse_args(argv)
-    cfg = study_config(read_params(args.params))
+    try:
+        params = read_params(args.params)
+    except ConfigError as exc:
+        raise SystemExit(f"train_nets: {exc}") from exc
+    try:
+        cfg = study_config(params)
+    except ValueError as exc:             # both config error types name the field
+        raise SystemExit(f"train_nets: {args.params}: {exc}") from exc
     results: dict[str, dict[str, float]] = {}
     splits: dict[str, Split] = {}
     for name in cfg.train.nets:

@@ -196,12 +196,28 @@ class CrossbarSpec:
 
     @classmethod
     def load(cls, path: str | Path) -> "CrossbarSpec":
-        """Read a spec written by :meth:`save`."""
-        return cls.from_dict(yaml.safe_load(Path(path).read_text()))
+        """Read a spec written by :meth:`save`; a file that is not YAML, empty, or holds
+        a bad spec raises :class:`SpecError` naming it."""
+        try:
+            return cls.from_dict(yaml.safe_load(Path(path).read_text()))
+        except (SpecError, yaml.YAMLError) as exc:
+            raise SpecError(f"{path}: {exc}") from None
 
 
 def load_spec_from_params(params: Mapping[str, Any], **overrides: Any) -> CrossbarSpec:
-    """The spec of a params.yaml's ``crossbar`` section, with ``overrides`` applied."""
+    """The spec of a params.yaml's ``crossbar`` section, with ``overrides`` applied.
+
+    Raises:
+        SpecError: ``params`` is not a mapping, has no ``crossbar`` section, or that
+            section is not a mapping (the message names it), or a value is bad.
+    """
+    if not isinstance(params, Mapping):
+        raise SpecError(f"params must be a mapping of sections (crossbar, datagen, ...), "
+                        f"got {params!r}")
     if "crossbar" not in params:
         raise SpecError("params has no 'crossbar' section")
-    return CrossbarSpec.from_dict({**params["crossbar"], **overrides})
+    section = params["crossbar"]
+    if not isinstance(section, Mapping):
+        raise SpecError(f"crossbar (params section) must be a mapping of crossbar "
+                        f"parameters, got {section!r}")
+    return CrossbarSpec.from_dict({**section, **overrides})

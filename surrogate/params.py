@@ -31,8 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-import yaml
-
+from spice_netlists.config import read_params, section
 from spice_netlists.validation import reject_unknown_keys
 from surrogate.geniex import GeniexConfig
 
@@ -159,9 +158,15 @@ def require_dataset(directory: str | Path, role: str) -> Path:
 
 
 def load_params(path: str | Path) -> SurrogateParams:
-    """The ``surrogate`` section of the params file at ``path``."""
-    data = yaml.safe_load(Path(path).read_text()) or {}
-    return SurrogateParams.from_dict(data.get("surrogate", {}))
+    """The ``surrogate`` section of the params file at ``path`` (defaults where it is
+    absent or empty).
+
+    Raises:
+        spice_netlists.config.ConfigError: the file is missing, not YAML, empty or not
+            a mapping (the message names it).
+        ValueError: the section or one of its values is bad (the message names it).
+    """
+    return SurrogateParams.from_dict(section(read_params(path), "surrogate"))
 
 
 def parse_args(description: str, argv: list[str] | None = None) -> argparse.Namespace:
