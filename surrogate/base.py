@@ -28,7 +28,6 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import Any
 
-import numpy as np
 import torch
 
 from spice_netlists import CrossbarSpec
@@ -88,11 +87,9 @@ class CrossbarModel(ABC):
         floating-point promoted dtype (see :meth:`__call__` for the error types)."""
         for arg, value in (("v", v), ("g", g)):
             if not isinstance(value, torch.Tensor):
-                kind = type(value)
-                kind_name = ("numpy.ndarray" if isinstance(value, np.ndarray)
-                             else f"{kind.__module__}.{kind.__qualname__}"
-                             if kind.__module__ != "builtins" else kind.__qualname__)
-                raise TypeError(f"{self.name}: {arg} is a {kind_name}; crossbar models take "
+                kind, package = type(value).__qualname__, type(value).__module__.split(".")[0]
+                kind = kind if package == "builtins" else f"{package}.{kind}"  # numpy.ndarray
+                raise TypeError(f"{self.name}: {arg} is a {kind}; crossbar models take "
                                 f"torch tensors: pass torch.from_numpy({arg}) (or "
                                 f"torch.as_tensor({arg}))")
         r, c = self.spec.rows, self.spec.cols
