@@ -130,15 +130,14 @@ def plot_ir_drop(spec: CrossbarSpec, v: torch.Tensor, g: torch.Tensor, path: str
 
 def main(argv: list[str] | None = None) -> None:
     """Draw the worst-case IR-drop map of the params.yaml crossbar."""
-    import yaml
-
+    from spice_netlists.config import read_params
     from spice_netlists.spec import load_spec_from_params
 
     parser = argparse.ArgumentParser(description="IR-drop map of one tile (circuit-exact).")
     parser.add_argument("--params", default="params.yaml")
     parser.add_argument("--out", default="reports/plots/ir_drop.png")
     args = parser.parse_args(argv)
-    spec = load_spec_from_params(yaml.safe_load(Path(args.params).read_text()))
+    spec = load_spec_from_params(read_params(args.params))
     v = torch.full((spec.rows,), spec.v_read_max, dtype=torch.float64)
     g = torch.full((spec.rows, spec.cols), spec.g_on, dtype=torch.float64)
     print(plot_ir_drop(spec, v, g, args.out))
