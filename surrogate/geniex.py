@@ -55,6 +55,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Mapping
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -63,8 +64,134 @@ from spice_netlists.validation import reject_unknown_keys
 from surrogate.analytical import effective_conductance
 from surrogate.base import CrossbarModel, matvec
 
-TARGETS = ("ratio", "residual", "relative")
+
+class Target:
+    """One GENIEx target: what the network learns and how its output becomes currents.
+
+    Looked up once by name (:func:`target_for`, :attr:`GeniexConfig.target_obj`); every
+    place that used to switch on the target's name asks this object instead.
+
+    Attributes:
+        name: the ``GeniexConfig.target`` string.
+        linear: the linear model the target builds on: ``ideal`` (``vᵀ·G``) or
+            ``analytical`` (``vᵀ·G_eff``).
+        default_baseline: the ``baseline`` a config that leaves it out gets.
+        zero_offset: the network's output at zero input is subtracted
+            (``f(g, v) − f(g, 0)``), so that zero input gives the baseline exactly.
+        masked: near-zero currents are left out of the loss.
+    """
+
+    name = ""
+    linear = "analytical"
+    default_baseline = "device"
+    zero_offset = False
+    masked = True
+
+    @property
+    def uses_g_eff(self) -> bool:
+        """Whether the baseline matrix is the analytical ``G_eff`` (else G)."""
+        return self.linear == "analytical"
+
+    def baseline_model(self, baseline: str) -> str:
+        """The baseline's name (see :attr:`GeniexConfig.baseline_model`)."""
+        return self.linear + ("_device" if baseline == "device" else "")
+
+    def _valid(self, i_spice: np.ndarray, i_base: np.ndarray, full_scale: float,
+               min_current: float) -> np.ndarray:
+        thr = min_current * full_scale
+        return (np.abs(i_base) >= thr) & (np.abs(i_spice) >= thr)
+
+    def forward(self, i_spice: np.ndarray, i_base: np.ndarray, full_scale: float,
+                min_current: float) -> tuple[np.ndarray, np.ndarray]:
+        """Un-normalised training labels (M, C) and loss weights (M, C) from SPICE and
+        baseline currents."""
+        raise NotImplementedError
+
+    def norm_mean(self, labels: np.ndarray) -> float:
+        """The normalisation mean of the counted training labels."""
+        return float(labels.mean())
+
+    def inverse(self, base_current: torch.Tensor, out: torch.Tensor, norm: "Normalisation",
+                full_scale: float, floor: float) -> torch.Tensor:
+        """Currents from baseline currents and (normalised) network outputs; for a
+        ``zero_offset`` target ``out`` is already ``f(g, v) − f(g, 0)``."""
+        raise NotImplementedError
+
+    def currents(self, base_current: torch.Tensor, out: torch.Tensor,
+                 out0: torch.Tensor | None, norm: "Normalisation", full_scale: float,
+                 floor: float) -> torch.Tensor:
+        """The model's currents from its raw network outputs ``out`` and, for a
+        ``zero_offset`` target, the zero-input outputs ``out0``."""
+        return self.inverse(base_current, out, norm, full_scale, floor)
+
+
+class RatioTarget(Target):
+    """``ratio`` (published): label ``I_ideal / I_nonideal``; ``I = I_ideal / ratio``."""
+
+    name = "ratio"
+    linear = "ideal"
+    default_baseline = "analytical"
+
+    def forward(self, i_spice, i_base, full_scale, min_current):
+        valid = self._valid(i_spice, i_base, full_scale, min_current)
+        ratio = np.where(valid, i_base / np.where(valid, i_spice, 1.0), 1.0)
+        return ratio, valid.astype(np.float64)
+
+    def inverse(self, base_current, out, norm, full_scale, floor):
+        ratio = (out * norm.scale + norm.mean).clamp_min(floor)
+        return base_current / ratio.to(base_current.dtype)
+
+
+class RelativeTarget(Target):
+    """``relative``: label ``I_spice / I_base − 1``; ``I = I_base · (1 + δ)``."""
+
+    name = "relative"
+
+    def forward(self, i_spice, i_base, full_scale, min_current):
+        valid = self._valid(i_spice, i_base, full_scale, min_current)
+        rel = np.where(valid, i_spice / np.where(valid, i_base, 1.0) - 1.0, 0.0)
+        return rel, valid.astype(np.float64)
+
+    def inverse(self, base_current, out, norm, full_scale, floor):
+        factor = (1.0 + out * norm.scale + norm.mean).clamp_min(floor)
+        return base_current * factor.to(base_current.dtype)
+
+
+class ResidualTarget(Target):
+    """``residual``: label ``(I_spice − I_base) / full_scale``;
+    ``I = I_base + full_scale · (f(g, v) − f(g, 0))``. Normalised with mean 0."""
+
+    name = "residual"
+    zero_offset = True
+    masked = False
+
+    def forward(self, i_spice, i_base, full_scale, min_current):
+        return (i_spice - i_base) / full_scale, np.ones_like(i_spice)
+
+    def norm_mean(self, labels):
+        return 0.0
+
+    def inverse(self, base_current, out, norm, full_scale, floor):
+        return base_current + (out * norm.scale + norm.mean) * full_scale
+
+    def currents(self, base_current, out, out0, norm, full_scale, floor):
+        corr = (out - out0) * (norm.scale * full_scale)
+        return base_current + corr.to(base_current.dtype)
+
+
+#: the targets by name (``GeniexConfig.target``)
+TARGET_TABLE: dict[str, Target] = {t.name: t for t in (RatioTarget(), ResidualTarget(),
+                                                        RelativeTarget())}
+TARGETS = tuple(TARGET_TABLE)
 BASELINES = ("analytical", "device")
+
+
+def target_for(name: str) -> Target:
+    """The :class:`Target` named ``name``."""
+    try:
+        return TARGET_TABLE[name]
+    except KeyError:
+        raise ValueError(f"GeniexConfig.target must be one of {TARGETS}, got {name!r}") from None
 
 
 @dataclass
@@ -113,7 +240,7 @@ class GeniexConfig:
         if self.target not in TARGETS:
             raise ValueError(f"GeniexConfig.target must be one of {TARGETS}, got {self.target!r}")
         if self.baseline is None:
-            self.baseline = "analytical" if self.target == "ratio" else "device"
+            self.baseline = target_for(self.target).default_baseline
         if self.baseline not in BASELINES:
             raise ValueError(f"GeniexConfig.baseline must be one of {BASELINES}, "
                              f"got {self.baseline!r}")
@@ -138,8 +265,12 @@ class GeniexConfig:
         ``analytical_device``) except ``ideal_device``, the ratio target on the device
         baseline (``drive(v)ᵀ·G``: the ideal crossbar with the device I–V on its inputs),
         which has no crossbar model of its own: do not pass it to ``make_model``."""
-        linear = "ideal" if self.target == "ratio" else "analytical"
-        return linear + ("_device" if self.baseline == "device" else "")
+        return self.target_obj.baseline_model(self.baseline)
+
+    @property
+    def target_obj(self) -> Target:
+        """The :class:`Target` this config names."""
+        return target_for(self.target)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain types only; inverse of :meth:`from_dict`."""
@@ -232,6 +363,7 @@ class GeniexModel(CrossbarModel):
                  norm: Normalisation, data_identity: str = "") -> None:
         super().__init__(spec)
         self.config = config
+        self.target = config.target_obj
         self.net = net.eval()
         self.norm = norm
         self.data_identity = data_identity
@@ -254,12 +386,12 @@ class GeniexModel(CrossbarModel):
     @property
     def uses_g_eff(self) -> bool:  # type: ignore[override]
         """Residual and relative targets build on ``G_eff``; ratio on G alone."""
-        return self.config.target != "ratio"
+        return self.target.uses_g_eff
 
     def base_matrix(self, g: torch.Tensor, g_eff: torch.Tensor | None = None) -> torch.Tensor:
         """G_eff (residual and relative targets; ``g_eff`` if given precomputed) or G
         (ratio target), in g's dtype."""
-        if self.config.target != "ratio":
+        if self.target.uses_g_eff:
             if g_eff is None:
                 g_eff = effective_conductance(self.spec, g)
             return g_eff.to(g.dtype)
@@ -279,15 +411,8 @@ class GeniexModel(CrossbarModel):
     def _currents(self, base_current: torch.Tensor, out: torch.Tensor,
                   out0: torch.Tensor | None) -> torch.Tensor:
         """Physical currents from the linear-model current and network outputs."""
-        n = self.norm
-        if self.config.target == "residual":
-            corr = (out - out0) * (n.scale * self.spec.full_scale_current)
-            return base_current + corr.to(base_current.dtype)
-        if self.config.target == "relative":
-            factor = (1.0 + out * n.scale + n.mean).clamp_min(self.config.ratio_floor)
-            return base_current * factor.to(base_current.dtype)
-        ratio = (out * n.scale + n.mean).clamp_min(self.config.ratio_floor)
-        return base_current / ratio.to(base_current.dtype)
+        return self.target.currents(base_current, out, out0, self.norm,
+                                    self.spec.full_scale_current, self.config.ratio_floor)
 
     # --------------------------------------------------------------- interface
     @torch.no_grad()
@@ -296,7 +421,7 @@ class GeniexModel(CrossbarModel):
         ``effective_conductance(spec, g)`` (used by residual and relative targets)."""
         net = self._net_on(g.device)
         h_g = net.g_part(self.scale_g(g).to(torch.float32))
-        out0 = net.head(h_g) if self.config.target == "residual" else None
+        out0 = net.head(h_g) if self.target.zero_offset else None
         return GeniexPrepared(h_g=h_g, base=self.base_matrix(g, g_eff), out0=out0)
 
     @torch.no_grad()
@@ -322,6 +447,6 @@ class GeniexModel(CrossbarModel):
         gs = self.scale_g(g).to(torch.float32)
         vs = self.scale_v(v).to(torch.float32)
         out = net.full(gs, vs)
-        out0 = net.full(gs, torch.zeros_like(vs)) if self.config.target == "residual" else None
+        out0 = net.full(gs, torch.zeros_like(vs)) if self.target.zero_offset else None
         base = self.base_matrix(g) if base is None else base
         return self._currents(self.base_current(v, base), out, out0)

@@ -55,7 +55,7 @@ def run(params: SurrogateParams, progress: bool = True) -> dict[str, dict[str, d
             if directory not in loaded:
                 loaded[directory] = load_dataset(directory)
             dataset = loaded[directory]
-            if config.target != "ratio" and directory not in g_effs:
+            if config.target_obj.uses_g_eff and directory not in g_effs:
                 g_effs[directory] = sample_g_eff(dataset.spec, dataset.converged().g)
             model, history, summary = train_geniex(dataset, config, progress=progress,
                                                    desc=f"{variant} {tag}",

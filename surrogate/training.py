@@ -110,7 +110,7 @@ def base_currents(config: GeniexConfig, spec: CrossbarSpec, v: np.ndarray,
     ``ratio``, else the analytical one; device I–V on the inputs for baseline
     ``device``. Equals :meth:`GeniexModel.base_current` on the same samples.
     ``g_eff``: the samples' :func:`sample_g_eff`, if already computed."""
-    ideal, an = linear_currents(spec, v, g, analytical=config.target != "ratio",
+    ideal, an = linear_currents(spec, v, g, analytical=config.target_obj.uses_g_eff,
                                 device=config.baseline == "device", g_eff=g_eff)
     return ideal if an is None else an
 
@@ -134,16 +134,8 @@ def raw_targets(config: GeniexConfig, spec: CrossbarSpec, i_spice: np.ndarray,
                 i_base: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Un-normalised targets (M, C) and their loss weights (M, C) from the SPICE
     currents and the baseline currents of :func:`base_currents`."""
-    fs = spec.full_scale_current
-    if config.target == "residual":
-        return (i_spice - i_base) / fs, np.ones_like(i_spice)
-    thr = config.ratio_min_current * fs
-    valid = (np.abs(i_base) >= thr) & (np.abs(i_spice) >= thr)
-    if config.target == "relative":
-        rel = np.where(valid, i_spice / np.where(valid, i_base, 1.0) - 1.0, 0.0)
-        return rel, valid.astype(np.float64)
-    ratio = np.where(valid, i_base / np.where(valid, i_spice, 1.0), 1.0)
-    return ratio, valid.astype(np.float64)
+    return config.target_obj.forward(i_spice, i_base, spec.full_scale_current,
+                                     config.ratio_min_current)
 
 
 def fit_normalisation(config: GeniexConfig, y: np.ndarray, w: np.ndarray) -> Normalisation:
@@ -152,7 +144,7 @@ def fit_normalisation(config: GeniexConfig, y: np.ndarray, w: np.ndarray) -> Nor
     sel = y[w > 0]
     if sel.size == 0:
         raise ValueError("no usable training targets (every current below the ratio mask)")
-    mean = 0.0 if config.target == "residual" else float(sel.mean())
+    mean = config.target_obj.norm_mean(sel)
     scale = float(np.sqrt(np.mean((sel - mean) ** 2)))
     return Normalisation(mean=mean, scale=scale if scale > 0 else 1.0)
 
@@ -169,12 +161,7 @@ def _current_rmse_pct(config: GeniexConfig, norm: Normalisation, spec: CrossbarS
     """RMSE of predicted column currents vs SPICE on samples ``idx``, % of full scale."""
     fs = spec.full_scale_current
     out = out.double()
-    if config.target == "residual":
-        pred = data.i_base[idx] + (out * norm.scale + norm.mean) * fs
-    elif config.target == "relative":
-        pred = data.i_base[idx] * (1.0 + out * norm.scale + norm.mean).clamp_min(config.ratio_floor)
-    else:
-        pred = data.i_base[idx] / (out * norm.scale + norm.mean).clamp_min(config.ratio_floor)
+    pred = config.target_obj.inverse(data.i_base[idx], out, norm, fs, config.ratio_floor)
     return float(torch.sqrt(torch.mean((pred - data.i_spice[idx]) ** 2)) / fs * 100)
 
 
@@ -211,7 +198,7 @@ def _train_geniex(dataset: CrossbarDataset, config: GeniexConfig, *, progress: b
     ds = dataset.converged()
     if len(ds) < 4:
         raise ValueError(f"dataset has {len(ds)} converged samples; need at least 4 to train")
-    residual = config.target == "residual"
+    residual = config.target_obj.zero_offset
     if g_eff is not None and g_eff.shape != ds.g.shape:
         raise ValueError(f"{desc}: g_eff has shape {g_eff.shape}, expected {ds.g.shape} "
                          f"(the converged samples' conductances)")

@@ -309,3 +309,21 @@ def test_prepare_with_a_precomputed_g_eff_equals_prepare() -> None:
                                     or model.config.target != "ratio")
         torch.testing.assert_close(model.mvm(model.prepare_with(g, g_eff), v),
                                    model.mvm(model.prepare(g), v), rtol=0, atol=0)
+
+
+# ----------------------------------------------------------- targets are one object each
+@pytest.mark.parametrize("name", ["ratio", "residual", "relative"])
+def test_target_inverse_undoes_forward_where_labels_count(name: str) -> None:
+    from surrogate.geniex import TARGET_TABLE, Normalisation, target_for
+    target = target_for(name)
+    assert TARGET_TABLE[name] is target and target.name == name
+    rng = np.random.default_rng(0)
+    i_base = rng.uniform(1e-6, 1e-4, (5, 4))
+    i_spice = i_base * rng.uniform(0.9, 1.1, (5, 4))
+    y, w = target.forward(i_spice, i_base, 1e-4, 1e-3)
+    assert w.all()
+    back = target.inverse(torch.from_numpy(i_base), torch.from_numpy(y), Normalisation(),
+                          1e-4, 1e-9).numpy()
+    np.testing.assert_allclose(back, i_spice, rtol=1e-12)
+    with pytest.raises(ValueError, match="target"):
+        target_for("ratios")
