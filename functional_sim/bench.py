@@ -18,11 +18,11 @@ from pathlib import Path
 
 import torch
 
-from functional_sim.config import SimConfig, StudyConfig
+from functional_sim.config import (SimConfig, StudyConfig, base_spec, geniex_checkpoint,
+                                   net_path, read_params, study_config)
 from functional_sim.convert import convert
-from functional_sim.evaluate import load_net
+from functional_sim.inference import load_net
 from functional_sim.nets import build
-from functional_sim.params import base_spec, geniex_checkpoint, net_path, read_params, study_config
 from surrogate import make_model
 from surrogate.base import CrossbarModel
 

@@ -1,20 +1,33 @@
-"""Configuration of the functional simulator, as dataclasses that round-trip to params.yaml.
+"""Configuration of the functional simulator: the ``functional_sim`` section of params.yaml.
 
-:class:`SimConfig` describes how one network is mapped onto crossbars (bit widths,
-slicing, streaming, ADC, negative-weight scheme, crossbar model and the tile's
+Every section is a :class:`spice_netlists.config.ConfigSection` (one conversion, one
+error naming the dotted params.yaml path, round trip, dotted overrides, a docstring per
+field). :class:`SimConfig` describes how one network is mapped onto crossbars (bit
+widths, slicing, streaming, ADC, negative-weight scheme, crossbar model and the tile's
 :class:`~spice_netlists.CrossbarSpec`). The ``functional_sim.sim`` section of params.yaml
 holds the mapping fields only (:data:`SIM_PARAM_KEYS`); the physics comes from the
 ``crossbar`` section and the model from the study, so that physics lives in one place.
+
+This module is also the stages' one reader of params.yaml: :func:`read_params`,
+:func:`study_config`, :func:`base_spec`, :func:`net_path`, :func:`geniex_checkpoint`.
+The dataclass defaults are params.yaml's values.
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Mapping
 
-from spice_netlists import CrossbarSpec
-from spice_netlists.validation import reject_unknown_keys
+from spice_netlists import CrossbarSpec, load_spec_from_params
+from spice_netlists.config import (ConfigError, ConfigSection, check_bool, check_choice,
+                                   check_int, check_mapping, check_number, check_str,
+                                   join_path, section)
+from spice_netlists.config import read_params as _read_params_file
+
+__all__ = ["ConfigError", "SimConfig", "TrainConfig", "GroundTruthConfig", "WorkloadConfig",
+           "StudyConfig", "SIM_PARAM_KEYS", "NEGATIVE_WEIGHT_SCHEMES", "WEIGHT_SCALES",
+           "read_params", "study_config", "base_spec", "net_path", "geniex_checkpoint"]
 
 NEGATIVE_WEIGHT_SCHEMES = ("differential", "offset")
 WEIGHT_SCALES = ("per_layer", "per_channel")
@@ -24,31 +37,29 @@ SIM_PARAM_KEYS = ("weight_bits", "input_bits", "bits_per_slice", "bits_per_strea
                   "adc_bits", "negative_weights", "weight_scale")
 
 
-class ConfigError(ValueError):
-    """A configuration value is invalid; the message names the field and the value."""
+def _net_names() -> tuple[str, ...]:
+    from functional_sim.nets import NETS
+
+    return tuple(sorted(NETS))
 
 
-def _check_int(owner: str, name: str, value: Any, low: int, high: int | None = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ConfigError(f"{owner}.{name} must be an integer, got {value!r}")
-    if value < low or (high is not None and value > high):
-        bound = f">= {low}" if high is None else f"in [{low}, {high}]"
-        raise ConfigError(f"{owner}.{name} must be {bound}, got {value!r}")
-    return value
+def _model_names() -> tuple[str, ...]:
+    from surrogate import MODEL_NAMES
+
+    return tuple(MODEL_NAMES)
 
 
-def _check_choice(owner: str, name: str, value: Any, choices: tuple[str, ...]) -> str:
-    if value not in choices:
-        raise ConfigError(f"{owner}.{name} must be one of {choices}, got {value!r}")
-    return value
-
-
-def _reject_unknown(owner: str, data: Mapping[str, Any], known: set[str]) -> None:
-    reject_unknown_keys(owner, data, known, ConfigError)
+def _names(name: str, value: Any, choices: tuple[str, ...], what: str) -> tuple[str, ...]:
+    """``value`` as a tuple of names from ``choices`` (a list, not one string)."""
+    if isinstance(value, str) or not isinstance(value, (list, tuple)):
+        raise ConfigError(name, f"must be a list of {what}, got {value!r}")
+    for item in value:
+        check_choice(name, item, choices)
+    return tuple(value)
 
 
 @dataclass(frozen=True)
-class SimConfig:
+class SimConfig(ConfigSection):
     """How a network's layers are mapped onto simulated crossbars.
 
     Attributes:
@@ -66,9 +77,12 @@ class SimConfig:
             ``offset`` (weights stored as q + 2^(b-1); the last column of every tile
             is a reference column holding 2^(b-1), subtracted digitally after the ADC).
         weight_scale: ``per_layer`` or ``per_channel`` (one scale per output).
-        crossbar_model: name for :func:`surrogate.make_model`.
-        checkpoint: checkpoint path for learned crossbar models (``geniex``).
-        spec: the physics of one tile.
+        crossbar_model: name for :func:`surrogate.make_model` (not in params.yaml: the
+            study sets it per run).
+        checkpoint: checkpoint path for learned crossbar models (``geniex``; not in
+            params.yaml: derived from the tile spec).
+        spec: the physics of one tile (not in params.yaml's ``functional_sim.sim``: it
+            comes from the ``crossbar`` section).
         chunk_elements: memory bound: crossbar inputs are sent to the model in chunks
             of at most about this many voltage elements.
     """
@@ -86,27 +100,24 @@ class SimConfig:
     chunk_elements: int = 1 << 22
 
     def __post_init__(self) -> None:
-        own = "SimConfig"
-        _check_int(own, "weight_bits", self.weight_bits, 2, 16)
-        _check_int(own, "input_bits", self.input_bits, 2, 16)
-        _check_int(own, "bits_per_slice", self.bits_per_slice, 1, 8)
-        _check_int(own, "bits_per_stream", self.bits_per_stream, 1, 8)
-        _check_int(own, "adc_bits", self.adc_bits, 1, 32)
-        _check_int(own, "chunk_elements", self.chunk_elements, 1)
-        _check_choice(own, "negative_weights", self.negative_weights, NEGATIVE_WEIGHT_SCHEMES)
-        _check_choice(own, "weight_scale", self.weight_scale, WEIGHT_SCALES)
-        if not isinstance(self.crossbar_model, str) or not self.crossbar_model:
-            raise ConfigError(f"{own}.crossbar_model must be a model name, got "
-                              f"{self.crossbar_model!r}")
+        check_int("weight_bits", self.weight_bits, 2, 16)
+        check_int("input_bits", self.input_bits, 2, 16)
+        check_int("bits_per_slice", self.bits_per_slice, 1, 8)
+        check_int("bits_per_stream", self.bits_per_stream, 1, 8)
+        check_int("adc_bits", self.adc_bits, 1, 32)
+        check_int("chunk_elements", self.chunk_elements, 1)
+        check_choice("negative_weights", self.negative_weights, NEGATIVE_WEIGHT_SCHEMES)
+        check_choice("weight_scale", self.weight_scale, WEIGHT_SCALES)
+        check_str("crossbar_model", self.crossbar_model, nonempty=True)
         if self.checkpoint is not None and not isinstance(self.checkpoint, str):
             object.__setattr__(self, "checkpoint", str(self.checkpoint))
         if isinstance(self.spec, Mapping):
             object.__setattr__(self, "spec", CrossbarSpec.from_dict(self.spec))
         elif not isinstance(self.spec, CrossbarSpec):
-            raise ConfigError(f"{own}.spec must be a CrossbarSpec, got {self.spec!r}")
+            raise ConfigError("spec", f"must be a CrossbarSpec, got {self.spec!r}")
         if self.negative_weights == "offset" and self.spec.cols < 2:
-            raise ConfigError(f"{own}: the offset scheme needs a reference column, so "
-                              f"spec.cols must be >= 2, got {self.spec.cols}")
+            raise ConfigError("negative_weights", f": the offset scheme needs a reference "
+                              f"column, so spec.cols must be >= 2, got {self.spec.cols}")
 
     @property
     def cols_per_tile(self) -> int:
@@ -114,13 +125,9 @@ class SimConfig:
         column of the offset scheme."""
         return self.spec.cols - (1 if self.negative_weights == "offset" else 0)
 
-    def with_(self, **changes: Any) -> "SimConfig":
-        """A copy with some fields changed (validated again)."""
-        return replace(self, **changes)
-
     def to_dict(self) -> dict[str, Any]:
         """Plain types only; inverse of :meth:`from_dict`."""
-        data = asdict(self)
+        data = super().to_dict()
         data["spec"] = self.spec.to_dict()
         return data
 
@@ -128,19 +135,19 @@ class SimConfig:
         """The fields stored in params.yaml's ``functional_sim.sim`` section."""
         return {k: getattr(self, k) for k in SIM_PARAM_KEYS}
 
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "SimConfig":
-        """Build from a mapping; ``spec`` may be a mapping; unknown keys are errors."""
-        _reject_unknown("SimConfig", data, {f.name for f in fields(cls)})
-        data = dict(data)
-        if isinstance(data.get("spec"), Mapping):
-            data["spec"] = CrossbarSpec.from_dict(data["spec"])
-        return cls(**data)
-
 
 @dataclass(frozen=True)
-class TrainConfig:
-    """The ``functional_sim.train`` section: how the study's networks are trained."""
+class TrainConfig(ConfigSection):
+    """The ``functional_sim.train`` section: how the study's networks are trained.
+
+    Attributes:
+        nets: the networks trained (names of ``functional_sim.nets.NETS``).
+        epochs: training epochs per network.
+        batch_size: training images per optimiser step.
+        lr: the optimiser's learning rate (>= 0).
+        weight_decay: the optimiser's weight decay (>= 0).
+        seed: seeds the initial weights and the batch order.
+    """
 
     nets: tuple[str, ...] = ("mnist_mlp", "mnist_cnn", "digits_mlp", "digits_cnn")
     epochs: int = 12
@@ -150,35 +157,17 @@ class TrainConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        from functional_sim.nets import NETS
-
-        own = "TrainConfig"
-        object.__setattr__(self, "nets", tuple(self.nets))
-        for net in self.nets:
-            _check_choice(own, "nets", net, tuple(sorted(NETS)))
-        _check_int(own, "epochs", self.epochs, 1)
-        _check_int(own, "batch_size", self.batch_size, 1)
-        _check_int(own, "seed", self.seed, 0)
+        object.__setattr__(self, "nets", _names("nets", self.nets, _net_names(), "networks"))
+        check_int("epochs", self.epochs, 1)
+        check_int("batch_size", self.batch_size, 1)
+        check_int("seed", self.seed, 0)
         for name in ("lr", "weight_decay"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) \
-                    or not math.isfinite(value) or value < 0:
-                raise ConfigError(f"{own}.{name} must be a finite number >= 0, got {value!r}")
-            object.__setattr__(self, name, float(value))
-
-    def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["nets"] = list(self.nets)
-        return data
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "TrainConfig":
-        _reject_unknown("TrainConfig", data, {f.name for f in fields(cls)})
-        return cls(**data)
+            object.__setattr__(self, name, check_number(name, getattr(self, name),
+                                                        nonnegative=True))
 
 
 @dataclass(frozen=True)
-class GroundTruthConfig:
+class GroundTruthConfig(ConfigSection):
     """The ``functional_sim.ground_truth`` section (stage ``accuracy_ground_truth``):
     which cheap crossbar model predicts a network's accuracy best, against an exact
     reference, itself checked against SPICE on a few images.
@@ -213,42 +202,29 @@ class GroundTruthConfig:
     spice_check_images: int = 8
 
     def __post_init__(self) -> None:
-        from functional_sim.nets import NETS
-        from surrogate import MODEL_NAMES
-
-        own = "GroundTruthConfig"
-        if not isinstance(self.enabled, bool):
-            raise ConfigError(f"{own}.enabled must be true/false, got {self.enabled!r}")
-        if isinstance(self.models, str) or not isinstance(self.models, (list, tuple)):
-            raise ConfigError(f"{own}.models must be a list of model names, got {self.models!r}")
-        object.__setattr__(self, "models", tuple(self.models))
-        for model in self.models:
-            _check_choice(own, "models", model, MODEL_NAMES)
-        _check_choice(own, "reference", self.reference, MODEL_NAMES)
-        _check_choice(own, "net", self.net, tuple(sorted(NETS)))
-        _check_int(own, "spice_check_images", self.spice_check_images, 0)
+        models = _model_names()
+        check_bool("enabled", self.enabled)
+        object.__setattr__(self, "models", _names("models", self.models, models, "model names"))
+        check_choice("reference", self.reference, models)
+        check_choice("net", self.net, _net_names())
+        check_int("spice_check_images", self.spice_check_images, 0)
         if self.reference == "spice" and self.spice_check_images:
-            raise ConfigError(f"{own}.spice_check_images must be 0 when reference is 'spice' "
+            raise ConfigError("spice_check_images", f"must be 0 when reference is 'spice' "
                               f"(the reference is ngspice already), got "
                               f"{self.spice_check_images!r}")
 
-    def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["models"] = list(self.models)
-        return data
-
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "GroundTruthConfig":
+    def from_dict(cls, data: Any, path: str = "") -> "GroundTruthConfig":
         if isinstance(data, Mapping) and "n_images" in data:
-            raise ConfigError("GroundTruthConfig.n_images is no longer a key: the reference "
-                              "runs on functional_sim.test_subset images and SPICE on "
+            raise ConfigError(join_path(path, "n_images"),
+                              "is no longer a key: the reference runs on "
+                              "functional_sim.test_subset images and SPICE on "
                               "spice_check_images of them")
-        _reject_unknown("GroundTruthConfig", data, {f.name for f in fields(cls)})
-        return cls(**data)
+        return super().from_dict(data, path)
 
 
 @dataclass(frozen=True)
-class WorkloadConfig:
+class WorkloadConfig(ConfigSection):
     """The ``functional_sim.workload`` section: SPICE datasets of the reads a trained
     network actually puts on its tiles (stage ``workload_data``).
 
@@ -282,33 +258,24 @@ class WorkloadConfig:
     out_dir: str = "data/spice_workload"
 
     def __post_init__(self) -> None:
-        from functional_sim.nets import NETS
-
-        own = "WorkloadConfig"
-        _check_choice(own, "net", self.net, tuple(sorted(NETS)))
+        check_choice("net", self.net, _net_names())
         for name in ("images", "pool_size", "train_samples", "test_samples"):
-            _check_int(own, name, getattr(self, name), 1)
+            check_int(name, getattr(self, name), 1)
         for name in ("seed", "chunk_size", "workers"):
-            _check_int(own, name, getattr(self, name), 0)
+            check_int(name, getattr(self, name), 0)
         if self.pool_size < self.train_samples + self.test_samples:
-            raise ConfigError(f"{own}.pool_size must be >= train_samples + test_samples "
+            raise ConfigError("pool_size", f"must be >= train_samples + test_samples "
                               f"({self.train_samples + self.test_samples}), got {self.pool_size!r}")
         for name in ("pool_dir", "out_dir"):
-            value = getattr(self, name)
-            if not isinstance(value, str) or not value:
-                raise ConfigError(f"{own}.{name} must be a directory path, got {value!r}")
+            check_str(name, getattr(self, name), nonempty=True)
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "WorkloadConfig":
-        _reject_unknown("WorkloadConfig", data, {f.name for f in fields(cls)})
-        return cls(**data)
+_SECTIONS = {"sim": SimConfig, "train": TrainConfig, "ground_truth": GroundTruthConfig,
+             "workload": WorkloadConfig}
 
 
 @dataclass(frozen=True)
-class StudyConfig:
+class StudyConfig(ConfigSection):
     """The whole ``functional_sim`` section of params.yaml.
 
     Attributes:
@@ -317,18 +284,19 @@ class StudyConfig:
         voltages: read voltages (V); each sets the tile spec's ``v_read_max``.
         test_subset: test images scored per network (0 = the whole test split).
         batch_size: images per forward pass in the study.
-        nets_dir, geniex_dir: where trained networks and GENIEx checkpoints live.
-        sim: the mapping (bit widths, schemes); its spec comes from ``crossbar``.
+        nets_dir: where trained networks live (``<nets_dir>/<net>.pt``).
+        geniex_dir: where GENIEx checkpoints live (``<geniex_dir>/<tag>.pt``).
+        seed: seeds the train/test splits and the test subset.
+        sim: the mapping (bit widths, schemes; only :data:`SIM_PARAM_KEYS` in
+            params.yaml); its spec comes from ``crossbar``.
         train: how the networks are trained.
         ground_truth: the ground-truth stage (reference model over the test
             subset, SPICE cross-check on a few images).
-        workload: the ``workload_data`` stage's section; ``None`` where params.yaml has
-            none (:attr:`workload_config` then gives the defaults).
-        seed: seeds the train/test splits and the test subset.
+        workload: the ``workload_data`` stage's section.
     """
 
-    crossbar_model: str = "analytical"
-    models: tuple[str, ...] = ("analytical", "geniex")
+    crossbar_model: str = "geniex"
+    models: tuple[str, ...] = ("analytical", "analytical_device", "geniex")
     voltages: tuple[float, ...] = (0.25, 0.5)
     test_subset: int = 500
     batch_size: int = 100
@@ -338,41 +306,43 @@ class StudyConfig:
     sim: SimConfig = field(default_factory=SimConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     ground_truth: GroundTruthConfig = field(default_factory=GroundTruthConfig)
-    workload: WorkloadConfig | None = None
+    workload: WorkloadConfig = field(default_factory=WorkloadConfig)
 
     def __post_init__(self) -> None:
-        from surrogate import MODEL_NAMES
+        models = _model_names()
+        check_choice("crossbar_model", self.crossbar_model, models)
+        object.__setattr__(self, "models", _names("models", self.models, models, "model names"))
+        if isinstance(self.voltages, str) or not isinstance(self.voltages, (list, tuple)):
+            raise ConfigError("voltages", f"must be a list of positive numbers, got "
+                                          f"{self.voltages!r}")
+        object.__setattr__(self, "voltages", tuple(
+            check_number("voltages", v, positive=True) for v in self.voltages))
+        check_int("test_subset", self.test_subset, 0)
+        check_int("batch_size", self.batch_size, 1)
+        check_int("seed", self.seed, 0)
+        check_str("nets_dir", self.nets_dir, nonempty=True)
+        check_str("geniex_dir", self.geniex_dir, nonempty=True)
+        for name, cls in _SECTIONS.items():
+            value = getattr(self, name)
+            if name == "sim" and isinstance(value, Mapping):
+                check_mapping(name, value, SIM_PARAM_KEYS)
+            if isinstance(value, Mapping):
+                object.__setattr__(self, name, cls.from_dict(value, name))
+            elif not isinstance(value, cls):
+                raise ConfigError(name, f"must be a mapping of settings, got {value!r}")
 
-        own = "StudyConfig"
-        object.__setattr__(self, "models", tuple(self.models))
-        for model in (self.crossbar_model, *self.models):
-            _check_choice(own, "crossbar_model" if model == self.crossbar_model else "models",
-                          model, MODEL_NAMES)
-        volts = []
-        for v in self.voltages:
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0:
-                raise ConfigError(f"{own}.voltages must be positive numbers, got {v!r}")
-            volts.append(float(v))
-        object.__setattr__(self, "voltages", tuple(volts))
-        _check_int(own, "test_subset", self.test_subset, 0)
-        _check_int(own, "batch_size", self.batch_size, 1)
-        _check_int(own, "seed", self.seed, 0)
-        if isinstance(self.sim, Mapping):
-            _reject_unknown(f"{own}.sim", self.sim, set(SIM_PARAM_KEYS))
-            object.__setattr__(self, "sim", SimConfig(**self.sim))
-        if isinstance(self.train, Mapping):
-            object.__setattr__(self, "train", TrainConfig.from_dict(self.train))
-        if isinstance(self.ground_truth, Mapping):
-            object.__setattr__(self, "ground_truth", GroundTruthConfig.from_dict(self.ground_truth))
-        if isinstance(self.workload, Mapping):
-            object.__setattr__(self, "workload", WorkloadConfig.from_dict(self.workload))
-        elif self.workload is not None and not isinstance(self.workload, WorkloadConfig):
-            raise ConfigError(f"{own}.workload needs a mapping, got {self.workload!r}")
+    @classmethod
+    def from_dict(cls, data: Any, path: str = "") -> "StudyConfig":
+        """Build the section at ``path`` (``functional_sim``); ``sim`` holds the
+        :data:`SIM_PARAM_KEYS` only."""
+        if isinstance(data, Mapping) and isinstance(data.get("sim"), Mapping):
+            check_mapping(join_path(path, "sim"), data["sim"], SIM_PARAM_KEYS)
+        return super().from_dict(data, path)
 
     @property
     def workload_config(self) -> WorkloadConfig:
-        """The ``workload`` section, or its defaults where params.yaml has none."""
-        return self.workload if self.workload is not None else WorkloadConfig()
+        """The ``workload`` section (kept for the callers that read it by this name)."""
+        return self.workload
 
     @property
     def all_models(self) -> tuple[str, ...]:
@@ -384,26 +354,50 @@ class StudyConfig:
         return tuple(out)
 
     def to_dict(self) -> dict[str, Any]:
-        """The params.yaml section; inverse of :meth:`from_dict` (``workload`` only
-        where it was given)."""
-        data = {
-            "crossbar_model": self.crossbar_model,
-            "models": list(self.models),
-            "voltages": list(self.voltages),
-            "test_subset": self.test_subset,
-            "batch_size": self.batch_size,
-            "nets_dir": self.nets_dir,
-            "geniex_dir": self.geniex_dir,
-            "seed": self.seed,
-            "sim": self.sim.param_dict(),
-            "train": self.train.to_dict(),
-            "ground_truth": self.ground_truth.to_dict(),
-        }
-        if self.workload is not None:
-            data["workload"] = self.workload.to_dict()
+        """The params.yaml section; inverse of :meth:`from_dict` (``sim``: the
+        :data:`SIM_PARAM_KEYS` only)."""
+        data = super().to_dict()
+        data["sim"] = self.sim.param_dict()
         return data
 
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "StudyConfig":
-        _reject_unknown("StudyConfig", data, {f.name for f in fields(cls)})
-        return cls(**data)
+
+# ----------------------------------------------------------------------------- reading
+def read_params(path: str | Path) -> dict[str, Any]:
+    """The parsed params file: a non-empty mapping of sections.
+
+    Raises:
+        ConfigError: the file is missing, not YAML, empty or not a mapping; the message
+            names it.
+    """
+    return _read_params_file(path)
+
+
+def study_config(params: Mapping[str, Any]) -> StudyConfig:
+    """The ``functional_sim`` section (defaults where it is absent or empty).
+
+    Raises:
+        ConfigError: the section is not a mapping, or a value of it is bad; the message
+            names the dotted path (``functional_sim.sim.adc_bits``).
+    """
+    return StudyConfig.from_dict(section(params, "functional_sim"), "functional_sim")
+
+
+def base_spec(params: Mapping[str, Any]) -> CrossbarSpec:
+    """The tile spec of the ``crossbar`` section (the default spec where it is absent).
+
+    Raises:
+        spice_netlists.SpecError: the section is not a mapping (named), or a value of it
+            is bad.
+    """
+    return load_spec_from_params(params) if "crossbar" in params else CrossbarSpec()
+
+
+def net_path(cfg: StudyConfig, name: str) -> Path:
+    """Where network ``name`` is saved: <nets_dir>/<name>.pt."""
+    return Path(cfg.nets_dir) / f"{name}.pt"
+
+
+def geniex_checkpoint(cfg: StudyConfig, spec: CrossbarSpec) -> Path:
+    """The GENIEx checkpoint of a tile spec: ``<geniex_dir>/<spec.tag>.pt``, e.g.
+    ``models/geniex/32x32_sinh_0.25V.pt`` (the tag of its training datasets too)."""
+    return Path(cfg.geniex_dir) / f"{spec.tag}.pt"

@@ -44,7 +44,7 @@ def _raw(name: str) -> tuple[np.ndarray, np.ndarray, int]:
     raise ValueError(f"unknown dataset {name!r}; choose one of {DATASETS}")
 
 
-def load_dataset(name: str, *, seed: int = 0, test_fraction: float = 0.2) -> Split:
+def load_images(name: str, *, seed: int = 0, test_fraction: float = 0.2) -> Split:
     """The seeded, stratified train/test split of dataset ``name``."""
     x, y, side = _raw(name)
     x_tr, x_te, y_tr, y_te = train_test_split(x, y, test_size=test_fraction, random_state=seed,

@@ -66,12 +66,12 @@ from typing import Any
 import torch
 from torch import nn
 
-from functional_sim.config import ConfigError, SimConfig, StudyConfig
+from functional_sim.config import (ConfigError, SimConfig, StudyConfig, base_spec,
+                                   net_path, read_params, study_config)
 from functional_sim.convert import convert, sim_layers
-from functional_sim.data import load_dataset, pick_test_images
-from functional_sim.evaluate import load_net, predict
+from functional_sim.data import load_images, pick_test_images
+from functional_sim.inference import load_net, predict
 from functional_sim.nets import NETS
-from functional_sim.params import base_spec, net_path, read_params, study_config
 from functional_sim.study import require_checkpoints, sim_config, volt_key
 from spice_netlists import CrossbarSpec
 from surrogate import make_model
@@ -249,10 +249,11 @@ def run_ground_truth(cfg: StudyConfig, spec: CrossbarSpec, device: str = "cpu",
     gt = cfg.ground_truth
     require_checkpoints(cfg, spec, (*gt.models, gt.reference))
     net, _ = load_net(net_path(cfg, gt.net))
-    split = load_dataset(NETS[gt.net].dataset, seed=cfg.seed)
+    split = load_images(NETS[gt.net].dataset, seed=cfg.seed)
     x, y = pick_test_images(split, cfg.test_subset, cfg.seed)
     if gt.spice_check_images > len(y):
-        raise ConfigError(f"GroundTruthConfig.spice_check_images must be <= the {len(y)} test "
+        raise ConfigError("functional_sim.ground_truth.spice_check_images",
+                          f"must be <= the {len(y)} test "
                           f"images the reference runs on (functional_sim.test_subset "
                           f"{cfg.test_subset}, {NETS[gt.net].dataset} test split "
                           f"{len(split.y_test)}): the SPICE images are some of those, got "

@@ -33,12 +33,12 @@ import torch
 from torch import nn
 
 from functional_sim import plots
-from functional_sim.config import SimConfig, StudyConfig
+from functional_sim.config import (SimConfig, StudyConfig, base_spec, geniex_checkpoint,
+                                   net_path, read_params, study_config)
 from functional_sim.convert import convert
-from functional_sim.data import Split, load_dataset, pick_test_images
-from functional_sim.evaluate import load_net, top1
+from functional_sim.data import Split, load_images, pick_test_images
+from functional_sim.inference import load_net, top1
 from functional_sim.nets import NETS
-from functional_sim.params import base_spec, geniex_checkpoint, net_path, read_params, study_config
 from spice_netlists import CrossbarSpec
 from surrogate import make_model
 from surrogate.base import CrossbarModel
@@ -88,7 +88,7 @@ def load_study_nets(cfg: StudyConfig) -> dict[str, tuple[nn.Module, torch.Tensor
     for name in cfg.train.nets:
         dataset = NETS[name].dataset
         if dataset not in splits:
-            splits[dataset] = load_dataset(dataset, seed=cfg.seed)
+            splits[dataset] = load_images(dataset, seed=cfg.seed)
         net, _ = load_net(net_path(cfg, name))
         x, y = pick_test_images(splits[dataset], cfg.test_subset, cfg.seed)
         out[name] = (net, x, y)

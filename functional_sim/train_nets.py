@@ -21,12 +21,10 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from functional_sim.config import TrainConfig
-from functional_sim.data import Split, load_dataset
-from functional_sim.evaluate import save_net, top1
+from functional_sim.config import ConfigError, TrainConfig, net_path, read_params, study_config
+from functional_sim.data import Split, load_images
+from functional_sim.inference import save_net, top1
 from functional_sim.nets import NETS, build
-from functional_sim.params import net_path, read_params, study_config
-from spice_netlists.config import ConfigError
 from surrogate.training import deterministic_torch
 
 
@@ -74,14 +72,14 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(f"train_nets: {exc}") from exc
     try:
         cfg = study_config(params)
-    except ValueError as exc:             # both config error types name the field
+    except ConfigError as exc:            # names the dotted params.yaml path
         raise SystemExit(f"train_nets: {args.params}: {exc}") from exc
     results: dict[str, dict[str, float]] = {}
     splits: dict[str, Split] = {}
     for name in cfg.train.nets:
         dataset = NETS[name].dataset          # TrainConfig only admits NETS names
         if dataset not in splits:
-            splits[dataset] = load_dataset(dataset, seed=cfg.seed)
+            splits[dataset] = load_images(dataset, seed=cfg.seed)
         split = splits[dataset]
         start = time.perf_counter()
         net = train(name, split, cfg.train)

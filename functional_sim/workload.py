@@ -121,10 +121,10 @@ def save_pool(path: str | Path, v: np.ndarray, g: np.ndarray, config: SimConfig,
 def training_images(cfg: StudyConfig, net: str, n: int, seed: int = 0) -> torch.Tensor:
     """``n`` of the training images of network ``net`` (the split it was trained on,
     never its test images), chosen with a seeded permutation."""
-    from functional_sim.data import load_dataset
+    from functional_sim.data import load_images
     from functional_sim.nets import NETS
 
-    x = load_dataset(NETS[net].dataset, seed=cfg.seed).x_train
+    x = load_images(NETS[net].dataset, seed=cfg.seed).x_train
     idx = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))[:n]
     return x[idx.sort().values]
 
@@ -134,8 +134,8 @@ def record_pool(cfg: StudyConfig, spec: CrossbarSpec, net: str, images: int, n: 
     """(V, G) of ``n`` reads of the trained network ``net`` (from ``cfg.nets_dir``) on
     ``images`` of its training images, on ``ideal`` tiles of ``spec`` mapped with
     ``cfg.sim``; and that SimConfig."""
-    from functional_sim.evaluate import load_net
-    from functional_sim.params import net_path
+    from functional_sim.inference import load_net
+    from functional_sim.config import net_path
 
     path = net_path(cfg, net)
     if not path.exists():
@@ -151,7 +151,7 @@ def record_pool(cfg: StudyConfig, spec: CrossbarSpec, net: str, images: int, n: 
 
 
 def main(argv: list[str] | None = None) -> None:
-    from functional_sim.params import base_spec, read_params, study_config
+    from functional_sim.config import base_spec, read_params, study_config
 
     parser = argparse.ArgumentParser(description="Write a workload (V, G) pool for datagen.")
     parser.add_argument("--params", default="params.yaml")

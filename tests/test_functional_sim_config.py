@@ -8,8 +8,8 @@ import pytest
 import yaml
 
 from functional_sim.config import (ConfigError, GroundTruthConfig, SimConfig, StudyConfig,
-                                   TrainConfig)
-from functional_sim.params import geniex_checkpoint
+                                   TrainConfig, WorkloadConfig, geniex_checkpoint, study_config)
+from spice_netlists import config as base
 from spice_netlists import CrossbarSpec
 
 
@@ -33,6 +33,7 @@ def test_study_section_round_trips_exactly() -> None:
         "ground_truth": {"enabled": False, "net": "digits_mlp",
                          "models": ["ideal", "analytical"], "reference": "circuit",
                          "spice_check_images": 2},
+        "workload": WorkloadConfig(images=8).to_dict(),
     }
     cfg = StudyConfig.from_dict(yaml.safe_load(yaml.safe_dump(section)))
     assert cfg.to_dict() == section
@@ -71,10 +72,10 @@ def test_geniex_checkpoint_is_named_by_the_spec_tag() -> None:
                                      {"reference": "spice", "spice_check_images": 8}])
 def test_ground_truth_names_a_bad_value_before_any_spice_run(changes: dict) -> None:
     field = next(reversed(changes))
-    with pytest.raises(ConfigError, match=f"GroundTruthConfig.{field}"):
+    with pytest.raises(ConfigError, match=rf"^{field}\b"):
         GroundTruthConfig(**changes)
-    with pytest.raises(ConfigError, match=f"GroundTruthConfig.{field}"):
-        StudyConfig.from_dict({"ground_truth": changes})
+    with pytest.raises(ConfigError, match=rf"^functional_sim\.ground_truth\.{field}\b"):
+        study_config({"functional_sim": {"ground_truth": changes}})
     assert GroundTruthConfig(models=["analytical_device", "geniex"], reference="analytical")
     # SPICE as the reference is allowed without the (then redundant) SPICE check
     assert GroundTruthConfig(reference="spice", spice_check_images=0).reference == "spice"
@@ -82,7 +83,7 @@ def test_ground_truth_names_a_bad_value_before_any_spice_run(changes: dict) -> N
 
 def test_ground_truth_images_come_from_the_study_test_subset() -> None:
     # the reference runs on functional_sim.test_subset images: no second count
-    with pytest.raises(ConfigError, match="GroundTruthConfig.n_images.*test_subset"):
+    with pytest.raises(ConfigError, match=r"^ground_truth\.n_images.*test_subset"):
         StudyConfig.from_dict({"ground_truth": {"n_images": 8}})
     # other stages are not held to the ground truth's image counts
     assert StudyConfig(test_subset=4, ground_truth={"spice_check_images": 8})
@@ -98,5 +99,49 @@ def test_ground_truth_defaults_are_the_params_yaml_values() -> None:
 
 
 def test_train_nets_must_be_study_networks() -> None:
-    with pytest.raises(ConfigError, match="TrainConfig.nets.*'mnist_clp'"):
+    with pytest.raises(ConfigError, match=r"^nets.*'mnist_clp'"):
         TrainConfig(nets=("mnist_mlp", "mnist_clp"))
+
+
+SECTIONS = (SimConfig, TrainConfig, GroundTruthConfig, WorkloadConfig, StudyConfig)
+
+
+@pytest.mark.parametrize("cls", SECTIONS, ids=lambda c: c.__name__)
+def test_sections_derive_from_the_config_base_and_document_every_field(cls: type) -> None:
+    assert issubclass(cls, base.ConfigSection)
+    assert cls.undocumented_fields() == []
+
+
+def test_one_config_error() -> None:
+    assert ConfigError is base.ConfigError
+
+
+def test_every_default_is_the_params_yaml_value() -> None:
+    section = yaml.safe_load((Path(__file__).parents[1] / "params.yaml").read_text())["functional_sim"]
+    assert StudyConfig.from_dict(section, "functional_sim") == StudyConfig()
+    assert StudyConfig().to_dict() == section
+
+
+@pytest.mark.parametrize("section, path", [
+    ({"sim": {"adc_bits": 0}}, "functional_sim.sim.adc_bits"),
+    ({"sim": {"adc_bitz": 3}}, "functional_sim.sim: unknown key"),
+    ({"sim": {"crossbar_model": "ideal"}}, "functional_sim.sim: unknown key"),
+    ({"ground_truth": {"models": ["ideal", "x"]}}, "functional_sim.ground_truth.models"),
+    ({"train": {"lr": -1}}, "functional_sim.train.lr"),
+    ({"workload": {"images": 0}}, "functional_sim.workload.images"),
+    ({"voltages": [0.25, -1]}, "functional_sim.voltages"),
+    ({"crossbar_model": "geniexx"}, "functional_sim.crossbar_model"),
+    ({"modelz": []}, "functional_sim: unknown key"),
+])
+def test_errors_name_the_full_params_yaml_path(section: dict, path: str) -> None:
+    with pytest.raises(ConfigError, match="^" + path.replace(".", r"\.")) as err:
+        study_config({"functional_sim": section})
+    assert err.value.path == path.split(":")[0]
+
+
+def test_dotted_overrides_as_dvc_exp_run_writes_them() -> None:
+    cfg = StudyConfig().with_overrides({"sim.adc_bits": 10, "crossbar_model": "analytical"},
+                                       "functional_sim")
+    assert (cfg.sim.adc_bits, cfg.crossbar_model) == (10, "analytical")
+    with pytest.raises(ConfigError, match=r"^functional_sim\.sim\.adc_bits"):
+        StudyConfig().with_overrides({"sim.adc_bits": 0}, "functional_sim")

@@ -13,7 +13,7 @@ from torch import nn
 
 from functional_sim import SimConfig, convert, lossless_adc_bits, set_crossbar_model
 from functional_sim.config import ConfigError, StudyConfig
-from functional_sim.evaluate import save_net
+from functional_sim.inference import save_net
 from functional_sim.ground_truth import compare_models
 from functional_sim.nets import build
 from functional_sim.study import run_study, write_outputs
@@ -179,7 +179,7 @@ def test_ground_truth_report_scores_against_circuit_checked_by_spice(tmp_path) -
 
 def test_spice_check_fails_an_inexact_reference_and_can_be_off(tmp_path) -> None:
     from functional_sim.ground_truth import run_ground_truth
-    from functional_sim.params import base_spec, study_config
+    from functional_sim.config import base_spec, study_config
 
     params = _ground_truth_params(tmp_path, reference="analytical", spice_check_images=2)
     report = run_ground_truth(study_config(params), base_spec(params), log=False)
@@ -194,7 +194,7 @@ def test_spice_check_fails_an_inexact_reference_and_can_be_off(tmp_path) -> None
     assert report["n_images"] == 6 and report["0.25V"]["circuit"]["top1"] >= 0
     # the SPICE images are some of the reference's: no more of them, caught before any run
     params = _ground_truth_params(tmp_path, reference="circuit", spice_check_images=7)
-    with pytest.raises(ConfigError, match="GroundTruthConfig.spice_check_images.* 6 test images"):
+    with pytest.raises(ConfigError, match=r"^functional_sim\.ground_truth\.spice_check_images.* 6 test images"):
         run_ground_truth(study_config(params), base_spec(params), log=False)
 
 
@@ -202,7 +202,7 @@ def test_study_and_ground_truth_name_every_missing_checkpoint_before_running(tmp
                                                                             monkeypatch) -> None:
     import functional_sim.ground_truth as ground_truth
     import functional_sim.study as study
-    from functional_sim.params import geniex_checkpoint
+    from functional_sim.config import geniex_checkpoint
 
     cfg, spec = _tiny_study(tmp_path)
     cfg = StudyConfig.from_dict({**cfg.to_dict(), "models": ["analytical", "geniex"],

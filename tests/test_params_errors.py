@@ -1,8 +1,8 @@
 """The params.yaml readers outside datagen name the file or section that is wrong.
 
 An empty params.yaml, one that holds a list or a scalar, or one that is not YAML at all
-is an error naming the file (``functional_sim.params.read_params`` returned ``{}`` for an
-empty file, so every stage silently ran on defaults; ``surrogate.params.load_params``
+is an error naming the file (``functional_sim.config.read_params`` returned ``{}`` for an
+empty file, so every stage silently ran on defaults; ``surrogate.config.load_params``
 did the same; a list or a scalar ended in AttributeError). A ``crossbar`` section that
 is not a mapping is a :class:`SpecError` naming ``crossbar`` (was TypeError from
 ``{**section}``); a ``functional_sim`` section that is not a mapping names
@@ -17,11 +17,11 @@ from typing import Any, Callable
 
 import pytest
 
-from functional_sim.params import base_spec, read_params, study_config
+from functional_sim.config import base_spec, read_params, study_config
 from functional_sim.train_nets import main as train_nets_main
 from spice_netlists import CrossbarSpec, SpecError, load_spec_from_params
 from spice_netlists.config import ConfigError
-from surrogate.params import load_params
+from surrogate.config import load_params
 
 BAD_FILES = {
     "empty": "",
@@ -32,8 +32,8 @@ BAD_FILES = {
 }
 
 READERS: dict[str, Callable[[Path], Any]] = {
-    "functional_sim.params.read_params": read_params,
-    "surrogate.params.load_params": load_params,
+    "functional_sim.config.read_params": read_params,
+    "surrogate.config.load_params": load_params,
 }
 
 
@@ -91,7 +91,7 @@ def test_empty_sections_take_the_defaults(tmp_path: Path) -> None:
     path = tmp_path / "params.yaml"
     path.write_text("surrogate:\nfunctional_sim:\n")
     assert load_params(path).datasets == []
-    with pytest.raises(ValueError, match=r"params surrogate needs a mapping, got 'abc'"):
+    with pytest.raises(ValueError, match=r"^surrogate must be a mapping of settings, got 'abc'"):
         path.write_text("surrogate: abc\n")
         load_params(path)
 
