@@ -29,7 +29,7 @@ from surrogate.analytical import AnalyticalModel
 from surrogate.base import matvec
 from surrogate.geniex import GeniexConfig, GeniexModel, GeniexNet, Normalisation
 from surrogate.ideal import IdealModel
-from surrogate.params import BenchParams, load_params, parse_args
+from surrogate.config import BenchParams, load_params, parse_args
 
 
 def best_time(fn: Callable[[], torch.Tensor], repeats: int, device: torch.device) -> float:

@@ -33,7 +33,7 @@ from surrogate.analytical import AnalyticalDeviceModel, AnalyticalModel, effecti
 from surrogate.base import CrossbarModel
 from surrogate.checkpoint import load_geniex
 from surrogate.ideal import IdealModel
-from surrogate.params import (MAIN_VARIANT, SurrogateParams, load_params, parse_args,
+from surrogate.config import (MAIN_VARIANT, SurrogateParams, load_params, parse_args,
                                require_dataset)
 from surrogate.plots import write_plots
 

@@ -52,7 +52,7 @@ baseline ``device``): about ``h·(R + C)`` multiply-adds for one hidden layer of
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from typing import Any, Mapping
 
 import numpy as np
@@ -60,7 +60,8 @@ import torch
 from torch import nn
 
 from spice_netlists import CrossbarSpec
-from spice_netlists.validation import reject_unknown_keys
+from spice_netlists.config import (ConfigError, ConfigSection, check_choice, check_int,
+                                   check_number)
 from surrogate.analytical import effective_conductance
 from surrogate.base import CrossbarModel, matvec
 
@@ -194,18 +195,21 @@ def target_for(name: str) -> Target:
         raise ValueError(f"GeniexConfig.target must be one of {TARGETS}, got {name!r}") from None
 
 
-@dataclass
-class GeniexConfig:
-    """Network shape, target and training settings of one GENIEx variant.
+@dataclass(frozen=True)
+class GeniexConfig(ConfigSection):
+    """Network shape, target and training settings of one GENIEx variant
+    (``surrogate.variants.<name>`` in params.yaml). The defaults are the main variant's
+    (``surrogate.variants.geniex``).
 
     Attributes:
         target: ``ratio`` (published: I_ideal/I_nonideal), ``residual`` (additive
             correction to the analytical model in units of full-scale current) or
-            ``relative`` (multiplicative correction to the analytical model).
+            ``relative`` (multiplicative correction to the analytical model); see
+            :class:`Target`.
         baseline: the linear model the target corrects: ``analytical`` (devices linear,
             as GENIEx) or ``device`` (device I–V applied to the inputs, see the module
-            docstring). Left out (``None``): ``device`` for residual and relative,
-            ``analytical`` (the published ideal baseline) for ratio.
+            docstring). Left out (``None``): the target's default, ``device`` for
+            residual and relative, ``analytical`` (the published ideal baseline) for ratio.
         hidden: hidden layer widths, e.g. ``[500]`` (published) or ``[1024, 1024]``.
         epochs: most training epochs.
         batch_size: samples per Adam step.
@@ -222,12 +226,12 @@ class GeniexConfig:
         device: ``auto`` (CUDA when available), ``cpu`` or ``cuda``.
     """
 
-    target: str = "residual"
+    target: str = "relative"
     baseline: str | None = None
-    hidden: list[int] = field(default_factory=lambda: [500])
+    hidden: tuple[int, ...] = (500,)
     epochs: int = 200
     batch_size: int = 256
-    lr: float = 1e-3
+    lr: float = 3e-4
     weight_decay: float = 0.0
     patience: int = 20
     val_fraction: float = 0.2
@@ -237,24 +241,28 @@ class GeniexConfig:
     device: str = "auto"
 
     def __post_init__(self) -> None:
-        if self.target not in TARGETS:
-            raise ValueError(f"GeniexConfig.target must be one of {TARGETS}, got {self.target!r}")
-        if self.baseline is None:
-            self.baseline = target_for(self.target).default_baseline
-        if self.baseline not in BASELINES:
-            raise ValueError(f"GeniexConfig.baseline must be one of {BASELINES}, "
-                             f"got {self.baseline!r}")
-        self.hidden = [int(h) for h in self.hidden]
-        if not self.hidden or min(self.hidden) < 1:
-            raise ValueError(f"GeniexConfig.hidden must list positive widths, got {self.hidden!r}")
+        set_ = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731
+        check_choice("target", self.target, TARGETS)
+        set_("baseline", check_choice("baseline", self.baseline
+                                      if self.baseline is not None
+                                      else target_for(self.target).default_baseline, BASELINES))
+        hidden = self.hidden
+        if not isinstance(hidden, (list, tuple)) or not hidden:
+            raise ConfigError("hidden", f"must list positive widths, got {hidden!r}")
+        set_("hidden", tuple(check_int(f"hidden[{k}]", h, low=1) for k, h in enumerate(hidden)))
         for name in ("epochs", "batch_size", "patience"):
-            if int(getattr(self, name)) < 1:
-                raise ValueError(f"GeniexConfig.{name} must be >= 1, got {getattr(self, name)!r}")
-            setattr(self, name, int(getattr(self, name)))
-        if not 0 < float(self.val_fraction) < 1:
-            raise ValueError(f"GeniexConfig.val_fraction must be in (0, 1), got {self.val_fraction!r}")
-        if self.device not in ("auto", "cpu", "cuda"):
-            raise ValueError(f"GeniexConfig.device must be auto, cpu or cuda, got {self.device!r}")
+            set_(name, check_int(name, getattr(self, name), low=1))
+        set_("seed", check_int("seed", self.seed))
+        set_("lr", check_number("lr", self.lr, positive=True))
+        set_("weight_decay", check_number("weight_decay", self.weight_decay, nonnegative=True))
+        val = check_number("val_fraction", self.val_fraction)
+        if not 0 < val < 1:
+            raise ConfigError("val_fraction", f"must be in (0, 1), got {self.val_fraction!r}")
+        set_("val_fraction", val)
+        set_("ratio_min_current", check_number("ratio_min_current", self.ratio_min_current,
+                                               nonnegative=True))
+        set_("ratio_floor", check_number("ratio_floor", self.ratio_floor, positive=True))
+        check_choice("device", self.device, ("auto", "cpu", "cuda"))
 
     @property
     def baseline_model(self) -> str:
@@ -272,17 +280,6 @@ class GeniexConfig:
         """The :class:`Target` this config names."""
         return target_for(self.target)
 
-    def to_dict(self) -> dict[str, Any]:
-        """Plain types only; inverse of :meth:`from_dict`."""
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "GeniexConfig":
-        """Build from a mapping (a params.yaml section); unknown keys are errors and a
-        missing ``baseline`` takes the target's default."""
-        reject_unknown_keys("GeniexConfig", data, cls)
-        return cls(**dict(data))
-
 
 class GeniexNet(nn.Module):
     """The MLP, with its first layer split into a G part and a V part.
@@ -291,7 +288,7 @@ class GeniexNet(nn.Module):
     is the per-tile half, :meth:`head` the per-MVM rest.
     """
 
-    def __init__(self, rows: int, cols: int, hidden: list[int]) -> None:
+    def __init__(self, rows: int, cols: int, hidden: "list[int] | tuple[int, ...]") -> None:
         super().__init__()
         first = nn.Linear(rows * cols + rows, hidden[0])   # PyTorch's default init
         self.w_g = nn.Parameter(first.weight.detach()[:, : rows * cols].clone())

@@ -18,7 +18,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from spice_netlists import CrossbarSpec  # noqa: E402
-from surrogate.params import EvaluateParams  # noqa: E402
+from surrogate.config import EvaluateParams  # noqa: E402
 
 Predictions = Mapping[str, Mapping[str, tuple[np.ndarray, np.ndarray]]]
 

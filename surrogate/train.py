@@ -25,7 +25,7 @@ import numpy as np
 
 from datagen.dataset import CrossbarDataset, load_dataset
 from surrogate.checkpoint import save_geniex
-from surrogate.params import SurrogateParams, load_params, parse_args, require_dataset
+from surrogate.config import SurrogateParams, load_params, parse_args, require_dataset
 from surrogate.training import sample_g_eff, train_geniex
 
 

@@ -90,7 +90,7 @@ def test_empty_sections_take_the_defaults(tmp_path: Path) -> None:
     assert study_config({"functional_sim": None}) == study_config({})
     path = tmp_path / "params.yaml"
     path.write_text("surrogate:\nfunctional_sim:\n")
-    assert load_params(path).datasets == []
+    assert load_params(path).datasets == ()
     with pytest.raises(ValueError, match=r"^surrogate must be a mapping of settings, got 'abc'"):
         path.write_text("surrogate: abc\n")
         load_params(path)

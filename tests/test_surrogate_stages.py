@@ -20,7 +20,7 @@ from spice_netlists import CrossbarSpec
 from surrogate import MODEL_NAMES, make_model
 from surrogate import bench, evaluate, train
 from surrogate.checkpoint import load_geniex
-from surrogate.params import BenchParams, SurrogateParams, load_params
+from surrogate.config import BenchParams, SurrogateParams, load_params
 
 SPECS = [CrossbarSpec(rows=4, cols=4, device="sinh", v_read_max=0.5),
          CrossbarSpec(rows=8, cols=8, device="sinh", v_read_max=0.5)]
@@ -109,7 +109,7 @@ def test_train_then_evaluate_write_checkpoints_curves_and_rmse_report(params_fil
 
 def test_evaluate_names_a_missing_checkpoint(params_file, tmp_path) -> None:
     params = load_params(params_file)
-    params.models_dir = str(tmp_path / "nothing")
+    params = params.with_(models_dir=str(tmp_path / "nothing"))
     with pytest.raises(FileNotFoundError, match="surrogate.train"):
         evaluate.run(params)
 
@@ -124,11 +124,11 @@ def test_bench_reports_every_model_at_every_size(capsys) -> None:
 
 def test_missing_data_directories_are_named_before_any_work(params_file, tmp_path) -> None:
     params = load_params(params_file)
-    params.train_data_dirs = {"geniex_alt": str(tmp_path / "no_such_train")}
+    params = params.with_(train_data_dirs={"geniex_alt": str(tmp_path / "no_such_train")})
     with pytest.raises(FileNotFoundError, match="no_such_train"):
         train.run(params, progress=False)
     params = load_params(params_file)
-    params.extra_test_sets = {"workload": str(tmp_path / "no_such_test")}
+    params = params.with_(extra_test_sets={"workload": str(tmp_path / "no_such_test")})
     with pytest.raises(FileNotFoundError, match="no_such_test"):
         evaluate.run(params)
 
@@ -234,3 +234,38 @@ def test_g_eff_is_solved_once_per_dataset_and_shared_by_every_model(tmp_path, mo
         alone = model.mvm(model.prepare(torch.from_numpy(ds.g)), torch.from_numpy(ds.v))
         assert report[name][spec.label] == evaluate.rmse_entry(alone.double().numpy(), ds.i,
                                                                spec.full_scale_current)
+
+
+# ----------------------------------------------------------- the section on the config base
+def test_surrogate_sections_are_documented_config_sections_that_round_trip() -> None:
+    from spice_netlists.config import ConfigSection
+    from surrogate.config import EvaluateParams
+    from surrogate.geniex import GeniexConfig
+    params = SurrogateParams.from_dict({
+        "datasets": ["a"], "variants": {"geniex": {"hidden": [8, 4]},
+                                        "geniex_published": {"target": "ratio"}},
+        "train_data_dirs": {"geniex_published": "d"}, "bench": {"sizes": [4]}})
+    for sec in (params, params.variants["geniex"], params.bench, EvaluateParams()):
+        assert isinstance(sec, ConfigSection)
+        assert type(sec).undocumented_fields() == []
+        assert type(sec).from_dict(sec.to_dict()) == sec
+    assert params.variants["geniex"].hidden == (8, 4)
+    assert SurrogateParams().variants["geniex"] == GeniexConfig()
+
+
+@pytest.mark.parametrize("data, path", [
+    ({"variants": {"geniex": {"lr": -1}}}, "surrogate.variants.geniex.lr"),
+    ({"variants": {"geniex": {}, "other": {"target": "x"}}}, "surrogate.variants.other.target"),
+    ({"variants": {"geniex": {"hidden": [8, 0]}}}, "surrogate.variants.geniex.hidden[1]"),
+    ({"variants": {"geniex": {"nope": 1}}}, "surrogate.variants.geniex"),
+    ({"bench": {"tiles": 0}}, "surrogate.bench.tiles"),
+    ({"evaluate": {"hist_bins": "x"}}, "surrogate.evaluate.hist_bins"),
+    ({"train_data_dirs": {"geniex_other": "d"}}, "surrogate.train_data_dirs"),
+    ({"extra_test_sets": {"w": 3}}, "surrogate.extra_test_sets.w"),
+    ({"datasets": [""]}, "surrogate.datasets[0]"),
+])
+def test_a_bad_value_is_a_config_error_naming_its_params_path(data, path) -> None:
+    from spice_netlists.config import ConfigError
+    with pytest.raises(ConfigError) as info:
+        SurrogateParams.from_dict(data)
+    assert info.value.path == path, str(info.value)
