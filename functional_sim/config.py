@@ -15,7 +15,7 @@ The dataclass defaults are params.yaml's values.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -27,7 +27,7 @@ from spice_netlists.config import read_params as _read_params_file
 
 __all__ = ["ConfigError", "SimConfig", "TrainConfig", "GroundTruthConfig", "WorkloadConfig",
            "StudyConfig", "SIM_PARAM_KEYS", "NEGATIVE_WEIGHT_SCHEMES", "WEIGHT_SCALES",
-           "read_params", "study_config", "base_spec", "net_path", "geniex_checkpoint"]
+           "read_params", "study_config", "models_dir", "base_spec", "net_path", "geniex_checkpoint"]
 
 NEGATIVE_WEIGHT_SCHEMES = ("differential", "offset")
 WEIGHT_SCALES = ("per_layer", "per_channel")
@@ -285,7 +285,9 @@ class StudyConfig(ConfigSection):
         test_subset: test images scored per network (0 = the whole test split).
         batch_size: images per forward pass in the study.
         nets_dir: where trained networks live (``<nets_dir>/<net>.pt``).
-        geniex_dir: where GENIEx checkpoints live (``<geniex_dir>/<tag>.pt``).
+        models_dir: the surrogate's ``surrogate.models_dir`` (not a key of this
+            section: :func:`study_config` reads it there); GENIEx checkpoints are
+            ``<models_dir>/geniex/<tag>.pt``, where the ``surrogate`` stage writes them.
         seed: seeds the train/test splits and the test subset.
         sim: the mapping (bit widths, schemes; only :data:`SIM_PARAM_KEYS` in
             params.yaml); its spec comes from ``crossbar``.
@@ -301,7 +303,7 @@ class StudyConfig(ConfigSection):
     test_subset: int = 500
     batch_size: int = 100
     nets_dir: str = "models/nets"
-    geniex_dir: str = "models/geniex"
+    models_dir: str = "models"
     seed: int = 0
     sim: SimConfig = field(default_factory=SimConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
@@ -321,7 +323,7 @@ class StudyConfig(ConfigSection):
         check_int("batch_size", self.batch_size, 1)
         check_int("seed", self.seed, 0)
         check_str("nets_dir", self.nets_dir, nonempty=True)
-        check_str("geniex_dir", self.geniex_dir, nonempty=True)
+        check_str("models_dir", self.models_dir, nonempty=True)
         for name, cls in _SECTIONS.items():
             value = getattr(self, name)
             if name == "sim" and isinstance(value, Mapping):
@@ -335,9 +337,20 @@ class StudyConfig(ConfigSection):
     def from_dict(cls, data: Any, path: str = "") -> "StudyConfig":
         """Build the section at ``path`` (``functional_sim``); ``sim`` holds the
         :data:`SIM_PARAM_KEYS` only."""
-        if isinstance(data, Mapping) and isinstance(data.get("sim"), Mapping):
-            check_mapping(join_path(path, "sim"), data["sim"], SIM_PARAM_KEYS)
+        if isinstance(data, Mapping):
+            if "geniex_dir" in data:
+                raise ConfigError(join_path(path, "geniex_dir"),
+                                  "is no longer a key: GENIEx checkpoints are "
+                                  "<surrogate.models_dir>/geniex/<tag>.pt")
+            check_mapping(path or cls.__name__, data, STUDY_PARAM_KEYS)
+            if isinstance(data.get("sim"), Mapping):
+                check_mapping(join_path(path, "sim"), data["sim"], SIM_PARAM_KEYS)
         return super().from_dict(data, path)
+
+    def with_overrides(self, overrides: Mapping[str, Any], path: str = "") -> "StudyConfig":
+        """A copy with dotted-path overrides of the section's keys (``models_dir``
+        kept)."""
+        return super().with_overrides(overrides, path).with_(models_dir=self.models_dir)
 
     @property
     def workload_config(self) -> WorkloadConfig:
@@ -355,10 +368,15 @@ class StudyConfig(ConfigSection):
 
     def to_dict(self) -> dict[str, Any]:
         """The params.yaml section; inverse of :meth:`from_dict` (``sim``: the
-        :data:`SIM_PARAM_KEYS` only)."""
+        :data:`SIM_PARAM_KEYS` only; ``models_dir`` lives in ``surrogate``)."""
         data = super().to_dict()
+        del data["models_dir"]
         data["sim"] = self.sim.param_dict()
         return data
+
+
+#: the keys of params.yaml's ``functional_sim`` section
+STUDY_PARAM_KEYS = tuple(f.name for f in fields(StudyConfig) if f.name != "models_dir")
 
 
 # ----------------------------------------------------------------------------- reading
@@ -372,14 +390,26 @@ def read_params(path: str | Path) -> dict[str, Any]:
     return _read_params_file(path)
 
 
+#: the GENIEx variant the study loads (``make_model("geniex")``)
+GENIEX_VARIANT = "geniex"
+
+
+def models_dir(params: Mapping[str, Any]) -> str:
+    """``surrogate.models_dir`` (``models`` where absent), where checkpoints live."""
+    value = section(params, "surrogate.models_dir")
+    return check_str("surrogate.models_dir", "models" if value == {} else value, nonempty=True)
+
+
 def study_config(params: Mapping[str, Any]) -> StudyConfig:
-    """The ``functional_sim`` section (defaults where it is absent or empty).
+    """The ``functional_sim`` section (defaults where it is absent or empty), with the
+    checkpoints' ``models_dir`` from ``surrogate.models_dir``.
 
     Raises:
         ConfigError: the section is not a mapping, or a value of it is bad; the message
             names the dotted path (``functional_sim.sim.adc_bits``).
     """
-    return StudyConfig.from_dict(section(params, "functional_sim"), "functional_sim")
+    cfg = StudyConfig.from_dict(section(params, "functional_sim"), "functional_sim")
+    return cfg.with_(models_dir=models_dir(params))
 
 
 def base_spec(params: Mapping[str, Any]) -> CrossbarSpec:
@@ -398,6 +428,6 @@ def net_path(cfg: StudyConfig, name: str) -> Path:
 
 
 def geniex_checkpoint(cfg: StudyConfig, spec: CrossbarSpec) -> Path:
-    """The GENIEx checkpoint of a tile spec: ``<geniex_dir>/<spec.tag>.pt``, e.g.
+    """The GENIEx checkpoint of a tile spec: ``<models_dir>/geniex/<spec.tag>.pt``, e.g.
     ``models/geniex/32x32_sinh_0.25V.pt`` (the tag of its training datasets too)."""
-    return Path(cfg.geniex_dir) / f"{spec.tag}.pt"
+    return Path(cfg.models_dir) / GENIEX_VARIANT / f"{spec.tag}.pt"

@@ -6,7 +6,7 @@
 * in float (``float``), and
 * converted onto crossbars with each model of ``functional_sim.models`` (plus ``ideal``
   and the headline ``crossbar_model``) at each read voltage of ``voltages``, which sets
-  the tile spec's ``v_read_max`` (GENIEx checkpoints: ``<geniex_dir>/<tag>.pt``).
+  the tile spec's ``v_read_max`` (GENIEx checkpoints: ``<surrogate.models_dir>/geniex/<tag>.pt``).
 
 Writes ``reports/accuracy.json``::
 
@@ -49,7 +49,7 @@ def volt_key(v: float) -> str:
     return f"{v:g}V"
 
 
-#: crossbar models that load a checkpoint (``<geniex_dir>/<tag>.pt`` per tile spec)
+#: crossbar models that load a checkpoint (``<surrogate.models_dir>/geniex/<tag>.pt`` per tile spec)
 CHECKPOINT_MODELS = ("geniex",)
 
 

@@ -25,7 +25,7 @@ def test_study_section_round_trips_exactly() -> None:
     section = {
         "crossbar_model": "geniex", "models": ["analytical", "geniex"], "voltages": [0.25, 0.5],
         "test_subset": 200, "batch_size": 50, "nets_dir": "models/nets",
-        "geniex_dir": "models/geniex", "seed": 3,
+        "seed": 3,
         "sim": {"weight_bits": 8, "input_bits": 8, "bits_per_slice": 2, "bits_per_stream": 1,
                 "adc_bits": 9, "negative_weights": "differential", "weight_scale": "per_layer"},
         "train": {"nets": ["digits_mlp"], "epochs": 2, "batch_size": 32, "lr": 0.01,
@@ -60,8 +60,22 @@ def test_offset_scheme_reserves_one_reference_column() -> None:
 
 def test_geniex_checkpoint_is_named_by_the_spec_tag() -> None:
     spec = CrossbarSpec(rows=32, cols=32, device="sinh", v_read_max=0.25)
-    assert geniex_checkpoint(StudyConfig(geniex_dir="m"), spec).as_posix() \
-        == "m/32x32_sinh_0.25V.pt" == f"m/{spec.tag}.pt"
+    assert geniex_checkpoint(StudyConfig(models_dir="m"), spec).as_posix() \
+        == "m/geniex/32x32_sinh_0.25V.pt" == f"m/geniex/{spec.tag}.pt"
+
+
+def test_the_checkpoints_dir_is_the_surrogates_models_dir() -> None:
+    assert study_config({}).models_dir == "models"
+    cfg = study_config({"surrogate": {"models_dir": "elsewhere"}, "functional_sim": {}})
+    assert cfg.models_dir == "elsewhere" and "models_dir" not in cfg.to_dict()
+    assert cfg.with_overrides({"seed": 2}).models_dir == "elsewhere"
+    with pytest.raises(ConfigError, match=r"^functional_sim\.geniex_dir is no longer a key.*"
+                                          r"surrogate\.models_dir"):
+        study_config({"functional_sim": {"geniex_dir": "models/geniex"}})
+    with pytest.raises(ConfigError, match=r"^functional_sim: unknown key.*models_dir"):
+        study_config({"functional_sim": {"models_dir": "x"}})
+    with pytest.raises(ConfigError, match=r"^surrogate\.models_dir"):
+        study_config({"surrogate": {"models_dir": ""}})
 
 
 @pytest.mark.parametrize("changes", [{"models": ["ideal", "analytic"]}, {"reference": "spcie"},

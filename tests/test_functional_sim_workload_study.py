@@ -206,9 +206,9 @@ def test_study_and_ground_truth_name_every_missing_checkpoint_before_running(tmp
 
     cfg, spec = _tiny_study(tmp_path)
     cfg = StudyConfig.from_dict({**cfg.to_dict(), "models": ["analytical", "geniex"],
-                                 "geniex_dir": str(tmp_path / "geniex"),
                                  "ground_truth": {"enabled": True, "net": "digits_mlp",
-                                                  "models": ["ideal", "geniex"]}})
+                                                  "models": ["ideal", "geniex"]}}
+                                ).with_(models_dir=str(tmp_path / "models"))
     have = geniex_checkpoint(cfg, spec.with_(v_read_max=0.25))
     have.parent.mkdir(parents=True)
     have.write_bytes(b"")                              # only the 0.25 V one exists
