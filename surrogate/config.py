@@ -3,20 +3,20 @@
 ::
 
     surrogate:
-      datasets: [16x16_sinh_0.25V, ...]   # tags under data_dir: <tag>/train, <tag>/test
+      # datasets: derived from crossbar + datagen.configs (<tag> = spec.tag), or listed
       data_dir: data/spice
       models_dir: models                   # checkpoints: <models_dir>/<variant>/<tag>.pt
       reports_dir: reports
       variants:                            # GENIEx networks to train; "geniex" is the one
         geniex: {target: relative, ...}    # make_model("geniex") users pick by default
-        geniex_published: {target: ratio, hidden: [500]}
-        geniex_workload: {target: relative, ...}
+        geniex_published: {target: ratio, baseline: analytical, lr: 0.001}  # differences
+        geniex_workload: {}                # the geniex network, on other training data
       train_data_dirs:                     # variant -> data dir it trains on instead of
         geniex_workload: data/spice_workload   # data_dir (<dir>/<tag>/train)
       extra_test_sets:                     # name -> data dir: every model is also scored on
         workload: data/spice_workload      # <dir>/<tag>/test, labelled "<label>/<name>"
       evaluate: {parity_points: 2000, hist_bins: 60}
-      bench: {sizes: [32, 64], tiles: 64, vectors: 256, repeats: 5, hidden: [500], threads: 1}
+      bench: {sizes: [32, 64], tiles: 64, vectors: 256, repeats: 7, hidden: [500], threads: 1}
 
 Every key has a default (:class:`SurrogateParams`, :class:`GeniexConfig`,
 :class:`EvaluateParams`, :class:`BenchParams` are :class:`spice_netlists.config.ConfigSection`
@@ -118,17 +118,57 @@ def _dirs(name: str, value: Any) -> dict[str, str]:
     return out
 
 
+def resolve_variants(variants: Mapping[str, Any], path: str = "surrogate.variants"
+                     ) -> dict[str, GeniexConfig]:
+    """Each variant's :class:`GeniexConfig` from params.yaml's ``surrogate.variants``.
+
+    The main variant (``geniex``) is read as it is; every other one is the main
+    variant's mapping with the variant's own keys laid over it (``geniex_workload: {}``
+    is the main network; ``geniex_published: {target: ratio, lr: 0.001}`` differs in
+    target and lr). ``baseline`` follows its target's default when a variant changes
+    ``target`` without giving one. Errors name ``<path>.<variant>.<key>``."""
+    main = variants.get(MAIN_VARIANT)
+    main = {} if main is None else main
+    check_mapping(join_path(path, MAIN_VARIANT), main,
+                  GeniexConfig.__dataclass_fields__, "GENIEx settings")
+    out = {}
+    for name, own in variants.items():
+        name, own = str(name), ({} if own is None else own)
+        check_mapping(join_path(path, name), own, GeniexConfig.__dataclass_fields__,
+                      "GENIEx settings")
+        merged = dict(own) if name == MAIN_VARIANT else {**main, **own}
+        if (name != MAIN_VARIANT and "target" in own and "baseline" not in own
+                and own["target"] != main.get("target", GeniexConfig.target)):
+            merged.pop("baseline", None)
+        out[name] = GeniexConfig.from_dict(merged, join_path(path, name))
+    return out
+
+
+def dataset_tags(params: Mapping[str, Any]) -> tuple[str, ...]:
+    """The dataset tags datagen writes for a whole params mapping: the ``crossbar``
+    section with each ``datagen.configs`` override, as ``spec.tag``
+    (``32x32_sinh_0.25V``); ``()`` where params has no ``datagen`` section."""
+    if not section(params, "datagen"):
+        return ()
+    from datagen.sweep import DatagenParams     # datagen imports surrogate's solver
+    return tuple(spec.tag for spec in DatagenParams.from_dict(section(params, "datagen"))
+                 .specs(params))
+
+
 @dataclass(frozen=True)
 class SurrogateParams(ConfigSection):
     """The whole ``surrogate`` section.
 
     Attributes:
         datasets: dataset tags under ``data_dir``: ``<tag>/train``, ``<tag>/test``.
+            :func:`load_params` derives them from ``crossbar`` and ``datagen.configs``
+            (:func:`dataset_tags`) unless the section lists them.
         data_dir: root of the SPICE datasets.
         models_dir: checkpoints go to ``<models_dir>/<variant>/<tag>.pt``.
         reports_dir: metrics, training curves and plots go here.
         variants: the GENIEx networks to train, by name (each a :class:`GeniexConfig`);
-            ``geniex`` is the one ``make_model("geniex")`` users load.
+            ``geniex`` is the one ``make_model("geniex")`` users load; every other
+            variant gives only what differs from it (:func:`resolve_variants`).
         train_data_dirs: variant -> data directory it trains on instead of ``data_dir``
             (``<dir>/<tag>/train``); names only variants.
         extra_test_sets: name -> data directory every model is also scored on
@@ -191,9 +231,7 @@ class SurrogateParams(ConfigSection):
                 variants = {}
             if not isinstance(variants, Mapping):
                 raise ConfigError(vpath, f"must be a mapping of GENIEx variants, got {variants!r}")
-            data["variants"] = {str(name): GeniexConfig.from_dict({} if cfg is None else cfg,
-                                                                  join_path(vpath, str(name)))
-                                for name, cfg in variants.items()}
+            data["variants"] = resolve_variants(variants, vpath)
         for key, sub in (("evaluate", EvaluateParams), ("bench", BenchParams)):
             if key in data:
                 data[key] = sub.from_dict({} if data[key] is None else data[key],
@@ -241,14 +279,19 @@ def require_dataset(directory: str | Path, role: str) -> Path:
 
 def load_params(path: str | Path) -> SurrogateParams:
     """The ``surrogate`` section of the params file at ``path`` (defaults where it is
-    absent or empty).
+    absent or empty); ``datasets``, unless the section lists them, are the tags of
+    the ``datagen`` section's crossbars (:func:`dataset_tags`).
 
     Raises:
         spice_netlists.config.ConfigError: the file is missing, not YAML, empty or not
             a mapping (the message names it); or the section or one of its values is bad
             (the message names its dotted path).
     """
-    return SurrogateParams.from_dict(section(read_params(path), SECTION), SECTION)
+    params = read_params(path)
+    data = section(params, SECTION)
+    if isinstance(data, Mapping) and "datasets" not in data:
+        data = {**data, "datasets": list(dataset_tags(params))}
+    return SurrogateParams.from_dict(data, SECTION)
 
 
 def parse_args(description: str, argv: list[str] | None = None) -> argparse.Namespace:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -269,3 +270,47 @@ def test_a_bad_value_is_a_config_error_naming_its_params_path(data, path) -> Non
     with pytest.raises(ConfigError) as info:
         SurrogateParams.from_dict(data)
     assert info.value.path == path, str(info.value)
+
+
+# ----------------------------------------------------------- derived, not repeated
+def test_dataset_tags_follow_crossbar_and_datagen_configs(tmp_path) -> None:
+    from spice_netlists.config import read_params
+    from surrogate.config import dataset_tags
+    root = read_params(Path(__file__).resolve().parents[1] / "params.yaml")
+    assert "datasets" not in root["surrogate"]
+    params = {"crossbar": {**root["crossbar"], "rows": 8, "cols": 4},
+              "datagen": {"configs": [{"v_read_max": 0.3}, {"device": "linear"}]},
+              "surrogate": {"data_dir": "d"}}
+    assert dataset_tags(params) == ("8x4_sinh_0.3V", f"8x4_linear_{root['crossbar']['v_read_max']:g}V")
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(params))
+    assert load_params(path).datasets == dataset_tags(params)
+    path.write_text(yaml.safe_dump({**params, "surrogate": {"datasets": ["x"]}}))
+    assert load_params(path).datasets == ("x",)          # listed: taken as they are
+
+
+def test_variants_are_the_main_variant_plus_their_differences() -> None:
+    main = {"target": "relative", "baseline": "device", "hidden": [64], "lr": 3e-4, "seed": 2}
+    params = SurrogateParams.from_dict({"variants": {
+        "geniex": main, "same": {}, "none": None, "faster": {"lr": 1e-3},
+        "published": {"target": "ratio"}, "ratio_dev": {"target": "ratio", "baseline": "device"}}})
+    v = params.variants
+    assert v["same"] == v["none"] == v["geniex"]
+    assert v["faster"] == v["geniex"].with_(lr=1e-3)
+    # a variant that changes the target takes that target's default baseline
+    assert v["published"] == v["geniex"].with_(target="ratio", baseline="analytical")
+    assert v["ratio_dev"].baseline == "device" and v["ratio_dev"].hidden == (64,)
+    with pytest.raises(ValueError, match=r"^surrogate\.variants\.faster: unknown key"):
+        SurrogateParams.from_dict({"variants": {"geniex": {}, "faster": {"rl": 1}}})
+
+
+def test_the_committed_params_resolve_every_variant_in_full() -> None:
+    from surrogate.geniex import GeniexConfig
+    params = load_params(Path(__file__).resolve().parents[1] / "params.yaml")
+    main = GeniexConfig(target="relative", baseline="device", hidden=(500,), epochs=200,
+                        batch_size=256, lr=3e-4, patience=20, seed=0)
+    assert params.variants == {"geniex": main, "geniex_workload": main,
+                               "geniex_published": main.with_(target="ratio",
+                                                              baseline="analytical", lr=1e-3)}
+    assert params.datasets == ("32x32_sinh_0.25V", "32x32_sinh_0.5V")
+    assert params.train_dir("t", "geniex_workload") == Path("data/spice_workload/t/train")
