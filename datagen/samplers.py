@@ -19,62 +19,61 @@ non-ideality depends on how much current flows).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Callable
 
 import numpy as np
 import yaml
 
-from datagen.fields import SweepFieldError, check_mapping
+from datagen.fields import SweepFieldError
 from spice_netlists import CrossbarSpec
+from spice_netlists.config import check_choice, check_int, check_number, check_str
+from spice_netlists.validation import CheckedSection
 
 SAMPLERS = ("uniform", "bitlevel", "workload")
 
 
 @dataclass(frozen=True)
-class SamplerConfig:
+class SamplerConfig(CheckedSection):
     """Which sampler, and its knobs (see the module docstring); a bad value raises
-    :class:`datagen.fields.SweepFieldError` naming ``sampler.<field>``."""
+    :class:`datagen.fields.SweepFieldError` naming the field (``datagen.train.sampler.<field>``
+    through :meth:`from_dict`).
+
+    Attributes:
+        name: the sampler, one of ``uniform``, ``bitlevel``, ``workload``.
+        input_bits: DAC bits of the bitlevel sampler (integer, 1..16).
+        weight_bits: bits per weight slice of the bitlevel sampler (integer, 1..16).
+        max_input_sparsity: largest fraction of zero inputs (0 V), drawn per sample in
+            [0, max]; a number in [0, 1).
+        max_weight_sparsity: largest fraction of devices left at g_off, drawn per sample;
+            a number in [0, 1).
+        workload_pool: path of the .npz (arrays v in V, g in S) the workload sampler draws
+            from, or a key registered with :func:`register_workload_pool`; required for
+            ``workload``.
+    """
+
+    error = SweepFieldError
 
     name: str = "uniform"
-    input_bits: int = 1          # DAC bits of the bitlevel sampler
-    weight_bits: int = 2         # bits per weight slice of the bitlevel sampler
-    max_input_sparsity: float = 0.9    # fraction of zero inputs, drawn per sample
-    max_weight_sparsity: float = 0.9   # fraction of g_off devices, drawn per sample
-    workload_pool: str = ""      # .npz with arrays v, g for the workload sampler
+    input_bits: int = 1
+    weight_bits: int = 2
+    max_input_sparsity: float = 0.9
+    max_weight_sparsity: float = 0.9
+    workload_pool: str = ""
 
-    def __post_init__(self) -> None:
-        if not isinstance(self.name, str) or self.name not in SAMPLERS:
-            raise SweepFieldError("name", f"must be one of {SAMPLERS}, got {self.name!r}", "sampler")
+    def check(self) -> None:
+        check_choice("name", self.name, SAMPLERS)
         for f in ("input_bits", "weight_bits"):
-            val = getattr(self, f)
-            if isinstance(val, bool) or not isinstance(val, int) or not 1 <= val <= 16:
-                raise SweepFieldError(f, f"must be an integer in 1..16, got {val!r}", "sampler")
+            check_int(f, getattr(self, f), low=1, high=16)
         for f in ("max_input_sparsity", "max_weight_sparsity"):
             val = getattr(self, f)
-            if isinstance(val, bool) or not isinstance(val, (int, float)) or not 0 <= val < 1:
-                raise SweepFieldError(f, f"must be a number in [0, 1), got {val!r}", "sampler")
-        if not isinstance(self.workload_pool, str):
-            raise SweepFieldError("workload_pool", f"must be a path (text), got "
-                                                   f"{self.workload_pool!r}", "sampler")
+            if check_number(f, val, nonnegative=True) >= 1:
+                raise SweepFieldError(f, f"must be a number in [0, 1), got {val!r}")
+        check_str("workload_pool", self.workload_pool)
         if self.name == "workload" and not self.workload_pool:
             raise SweepFieldError("workload_pool", "must name an .npz pool for the workload "
-                                                   "sampler", "sampler")
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain values (YAML and JSON safe); inverse of :meth:`from_dict`."""
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any], owner: str = "sampler") -> "SamplerConfig":
-        """A sampler from its params.yaml mapping; :class:`SweepFieldError` names bad
-        fields under ``owner`` (e.g. ``datagen.train.sampler``)."""
-        try:
-            check_mapping(data, cls, "", owner, "sampler settings (e.g. {name: uniform})")
-            return cls(**data)
-        except SweepFieldError as exc:
-            raise exc.at(owner) from None
+                                                   "sampler")
 
 
 def _sparsity_masks(rng: np.random.Generator, shape: tuple[int, ...], max_sparsity: float) -> np.ndarray:

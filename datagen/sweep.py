@@ -34,8 +34,9 @@ of its samples in ngspice, records the worst deviation in ``sweep.yaml`` (under
 ``check``) and in its summary, and raises :class:`datagen.engines.EngineCheckError`
 when it exceeds :data:`datagen.engines.CHECK_TOLERANCE`.
 
-Every config value is checked where it is read; a bad one raises
-:class:`SweepFieldError` naming its path (e.g. ``datagen.train.timeout_s``).
+Every config section is a :class:`spice_netlists.config.ConfigSection`; a bad value
+raises :class:`SweepFieldError` (a :class:`spice_netlists.config.ConfigError`) naming its
+path (e.g. ``datagen.train.timeout_s``, ``datagen.configs[1].rows``).
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ import subprocess
 import time
 from concurrent.futures import Executor, Future, as_completed
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping
 
@@ -63,13 +64,16 @@ from datagen.dataset import (MANIFEST_FILE, SHARD_GLOB, SPEC_FILE, SWEEP_FILE, T
 from datagen.engines import (ENGINES, EngineCheck, EngineCheckError, check_against_ngspice,
                              check_sample_ids)
 from datagen.executors import SerialExecutor, open_executor
-from datagen.fields import SweepFieldError, check_mapping, number_problem
+from datagen.fields import SweepFieldError
 from datagen.locking import SweepLockedError, sweep_lock
 from datagen.runner import FAILURE_KINDS, RETRYABLE_KINDS, classify_reason
 from datagen.samplers import SamplerConfig, draw
 from spice_netlists import CrossbarSpec, SpecError, load_spec_from_params
+from spice_netlists.config import (ConfigError, check_choice, check_int, check_mapping,
+                                   check_number, check_str, join_path, read_params, section)
 from spice_netlists.netlist import SolverOptions
 from spice_netlists.ngspice import NgspiceError, clean_stale_tempdirs, ngspice_info
+from spice_netlists.validation import CheckedSection
 
 __all__ = ["DatagenParams", "SweepConfig", "SweepFieldError", "SweepLockedError",
            "chunk_seed", "describe_removed", "failure_message", "main", "remove_sweep_files",
@@ -81,29 +85,38 @@ INFRASTRUCTURE_ERRORS = (OSError, NgspiceError, subprocess.SubprocessError, Brok
 
 
 @dataclass(frozen=True)
-class SweepConfig:
+class SweepConfig(CheckedSection):
     """One sweep: how many samples of which sampler, chunking and parallelism, and what
     solves them.
 
-    ``chunk_size`` 0 picks a size for the crossbar (:func:`auto_chunk_size`);
-    ``workers`` 0 uses every core (ngspice processes; the circuit engine runs its chunks
-    in the sweep's process, torch using the cores); ``scheduler`` is a Dask scheduler
-    address (``tcp://host:8786``) to run chunks on a cluster instead. ``timeout_s`` (a
-    finite number of seconds > 0) bounds each ngspice process: a chunk that runs past it
-    has its samples run one by one with the same bound, so ``h`` hung samples cost at
-    most ``1 + h`` timeouts per chunk (:mod:`datagen.runner`). ``reltol`` is ngspice's
-    relative tolerance (a finite number in (0, 1]).
+    A bad value raises :class:`SweepFieldError` naming the field (``datagen.train.<field>``
+    through :meth:`from_dict`).
 
-    ``engine`` is what solves each chunk, a name in :data:`datagen.engines.ENGINES`:
-    ``ngspice`` (default) or ``circuit`` (the circuit-exact solver of
-    :mod:`surrogate.circuit_solver`, ~100x faster; same dataset format). A sweep with an
-    engine other than ngspice re-solves ``check_fraction`` of its samples (at least
-    one, drawn from the sweep seed) in ngspice and fails when they deviate by more than
-    :data:`datagen.engines.CHECK_TOLERANCE`; ``check_fraction`` is in [0, 1].
-
-    A bad value raises :class:`SweepFieldError` naming ``sweep.<field>``
-    (``datagen.train.<field>`` through :meth:`from_dict`).
+    Attributes:
+        n_samples: how many (V, G) samples the sweep simulates (integer >= 1).
+        seed: the sweep's seed (integer >= 0); each chunk draws from (seed, chunk number).
+        sampler: which sampler draws the samples, and its knobs (:class:`SamplerConfig`).
+        chunk_size: samples per chunk, one ngspice process and one shard each (integer
+            >= 0); 0 picks a size for the crossbar (:func:`auto_chunk_size`).
+        workers: parallel chunks (integer >= 0); 0 uses every core (ngspice processes;
+            the circuit engine runs its chunks in the sweep's process, torch using the
+            cores).
+        scheduler: a Dask scheduler address (``tcp://host:8786``) to run chunks on a
+            cluster instead; '' for this machine.
+        timeout_s: s, the bound on each ngspice process (a finite number > 0): a chunk
+            that runs past it has its samples run one by one with the same bound, so
+            ``h`` hung samples cost at most ``1 + h`` timeouts per chunk
+            (:mod:`datagen.runner`).
+        reltol: ngspice's relative tolerance (dimensionless, a finite number in (0, 1]).
+        engine: what solves each chunk, a name in :data:`datagen.engines.ENGINES`:
+            ``ngspice`` (default) or ``circuit`` (the circuit-exact solver of
+            :mod:`surrogate.circuit_solver`, ~100x faster; same dataset format).
+        check_fraction: the fraction (in [0, 1]) of samples a sweep with an engine other
+            than ngspice re-solves in ngspice (at least one, drawn from the sweep seed);
+            it fails when they deviate by more than :data:`datagen.engines.CHECK_TOLERANCE`.
     """
+
+    error = SweepFieldError
 
     n_samples: int = 1000
     seed: int = 0
@@ -116,36 +129,22 @@ class SweepConfig:
     engine: str = "ngspice"
     check_fraction: float = 0.01
 
-    def __post_init__(self) -> None:
+    def check(self) -> None:
         if isinstance(self.sampler, Mapping):
-            try:
-                object.__setattr__(self, "sampler", SamplerConfig.from_dict(self.sampler))
-            except SweepFieldError as exc:
-                raise exc.within("sampler").at("sweep") from None
+            self.set("sampler", SamplerConfig.from_dict(self.sampler, "sampler"))
         elif not isinstance(self.sampler, SamplerConfig):
             raise SweepFieldError("sampler", f"must be a mapping of sampler settings (e.g. "
                                              f"{{name: uniform}}), got {self.sampler!r}")
-        for name in ("n_samples", "seed", "chunk_size", "workers"):
-            val = getattr(self, name)
-            if isinstance(val, bool) or not isinstance(val, int) or val < 0:
-                raise SweepFieldError(name, f"must be an integer >= 0, got {val!r}")
-        if self.n_samples < 1:
-            raise SweepFieldError("n_samples", f"must be >= 1, got {self.n_samples!r}")
+        check_int("n_samples", self.n_samples, low=1)
+        for name in ("seed", "chunk_size", "workers"):
+            check_int(name, getattr(self, name), low=0)
         if not isinstance(self.scheduler, str):
             raise SweepFieldError("scheduler", f"must be a Dask scheduler address (text, '' "
                                                f"for this machine), got {self.scheduler!r}")
-        problem = number_problem(self.timeout_s)
-        if problem:
-            raise SweepFieldError("timeout_s", f"(seconds per ngspice run) {problem}")
-        problem = SolverOptions.problem("reltol", self.reltol)
-        if problem:
-            raise SweepFieldError("reltol", f"(ngspice's relative tolerance) {problem}")
-        if not isinstance(self.engine, str) or self.engine not in ENGINES:
-            raise SweepFieldError("engine", f"must be one of {', '.join(ENGINES)}, "
-                                            f"got {self.engine!r}")
-        frac = self.check_fraction
-        if isinstance(frac, bool) or not isinstance(frac, (int, float)) or not 0 <= frac <= 1:
-            raise SweepFieldError("check_fraction", f"must be a number in [0, 1], got {frac!r}")
+        check_number("timeout_s", self.timeout_s, positive=True)
+        SolverOptions.check("reltol", self.reltol)
+        check_choice("engine", self.engine, ENGINES)
+        check_number("check_fraction", self.check_fraction, low=0, high=1)
 
     def identity(self) -> dict[str, Any]:
         """What decides each chunk's samples and currents (the sample count, parallelism,
@@ -159,16 +158,6 @@ class SweepConfig:
         else:
             d.pop("reltol")   # ngspice's tolerance decides only the check, not the data
         return d
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any], owner: str = "sweep") -> "SweepConfig":
-        """A sweep from its params.yaml mapping; errors name fields under ``owner``
-        (e.g. ``datagen.train``)."""
-        try:
-            check_mapping(data, cls, "", owner, "sweep settings")
-            return cls(**data)
-        except SweepFieldError as exc:
-            raise exc.at(owner) from None
 
 
 def chunk_seed(seed: int, chunk: int) -> np.random.Generator:
@@ -543,66 +532,62 @@ def failure_message(summaries: Mapping[str, Mapping[str, Any]],
 
 
 @dataclass(frozen=True)
-class DatagenParams:
+class DatagenParams(CheckedSection):
     """The ``datagen`` section of params.yaml.
+
+    A bad value raises :class:`SweepFieldError` naming ``datagen.<field>``.
 
     Attributes:
         configs: crossbar overrides (mappings of ``crossbar`` fields), one dataset pair
             each; ``{}`` is the ``crossbar`` section as it is.
-        train, test: the two sweeps of each (their seeds must differ).
-        out_dir: where the datasets go, ``<out_dir>/<tag>/{train,test}``.
-
-    A bad value raises :class:`SweepFieldError` naming ``datagen.<field>``.
+        train: the training sweep of each crossbar (:class:`SweepConfig`).
+        test: the held-out test sweep of each crossbar; its seed must differ from train's.
+        out_dir: the directory the datasets go to, ``<out_dir>/<tag>/{train,test}``.
     """
 
-    configs: tuple[dict, ...] = ({},)   # crossbar overrides, one dataset pair each
+    error = SweepFieldError
+
+    configs: tuple[dict, ...] = ({},)
     train: SweepConfig = field(default_factory=lambda: SweepConfig(n_samples=2000, seed=0))
     test: SweepConfig = field(default_factory=lambda: SweepConfig(n_samples=400, seed=1))
     out_dir: str = "data/spice"
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "DatagenParams":
+    def from_dict(cls, data: Any, path: str = "datagen") -> "DatagenParams":
         """The section from its params.yaml mapping (errors name ``datagen.<field>``)."""
-        check_mapping(data, cls, "datagen", "")
-        d = dict(data)
-        if isinstance(d.get("configs"), (list, tuple)):
-            d["configs"] = tuple(d["configs"])
-        for split in ("train", "test"):
-            if split in d:
-                d[split] = SweepConfig.from_dict(d[split], owner=f"datagen.{split}")
-        return cls(**d)
+        return super().from_dict(data, path)
 
-    def __post_init__(self) -> None:
+    def check(self) -> None:
         configs = self.configs
         if isinstance(configs, list):
             configs = tuple(configs)
         if not isinstance(configs, tuple):
             raise SweepFieldError("configs", f"must be a list of crossbar overrides (mappings; "
                                              f"{{}} for the crossbar section as it is), got "
-                                             f"{configs!r}", "datagen")
+                                             f"{configs!r}")
         if not configs:
-            raise SweepFieldError("configs", "must list at least one crossbar (e.g. [{}])",
-                                  "datagen")
+            raise SweepFieldError("configs", "must list at least one crossbar (e.g. [{}])")
         for k, c in enumerate(configs):
             if not isinstance(c, Mapping):
                 raise SweepFieldError(f"configs[{k}]", f"must be a mapping of crossbar "
-                                                       f"overrides, got {c!r}", "datagen")
+                                                       f"overrides, got {c!r}")
             bad = [key for key in c if not isinstance(key, str)]
             if bad:
                 raise SweepFieldError(f"configs[{k}]", f"has keys that are not crossbar field "
-                                                       f"names: {bad!r}", "datagen")
-        object.__setattr__(self, "configs", tuple(dict(c) for c in configs))
+                                                       f"names: {bad!r}")
+        self.set("configs", tuple(dict(c) for c in configs))
         for split in ("train", "test"):
-            if not isinstance(getattr(self, split), SweepConfig):
+            value = getattr(self, split)
+            if isinstance(value, Mapping):
+                self.set(split, SweepConfig.from_dict(value, split))
+            elif not isinstance(value, SweepConfig):
                 raise SweepFieldError(split, f"must be a mapping of sweep settings, got "
-                                             f"{getattr(self, split)!r}", "datagen")
-        if not isinstance(self.out_dir, str) or not self.out_dir:
-            raise SweepFieldError("out_dir", f"must be a directory path (text), got "
-                                             f"{self.out_dir!r}", "datagen")
+                                             f"{value!r}")
+        check_str("out_dir", self.out_dir, nonempty=True)
         if self.train.seed == self.test.seed:
-            raise SweepFieldError("test.seed", f"must differ from datagen.train.seed (the test "
-                                               f"set would repeat the training samples), both "
-                                               f"are {self.train.seed!r}", "datagen")
+            raise SweepFieldError("test.seed", f"must differ from train.seed (the test set "
+                                               f"would repeat the training samples), both "
+                                               f"are {self.train.seed!r}")
 
     def specs(self, params: Mapping[str, Any]) -> list[CrossbarSpec]:
         """The crossbar spec of each entry of ``configs``: params.yaml's ``crossbar``
@@ -611,16 +596,25 @@ class DatagenParams:
         section itself raises :class:`spice_netlists.SpecError`."""
         if not isinstance(params, Mapping) or not isinstance(params.get("crossbar"), Mapping):
             got = params.get("crossbar") if isinstance(params, Mapping) else params
-            raise SpecError(f"crossbar (params.yaml's section) must be a mapping of crossbar "
-                            f"parameters, got {got!r}")
+            raise SpecError("crossbar", f"(params.yaml's section) must be a mapping of "
+                                        f"crossbar parameters, got {got!r}")
+        load_spec_from_params(params)           # the crossbar section itself: its error
+        known = [f.name for f in fields(CrossbarSpec)]
         out = []
         for k, overrides in enumerate(self.configs):
+            at = f"datagen.configs[{k}]"
             try:
+                check_mapping(at, overrides, known, "crossbar overrides")
                 out.append(load_spec_from_params(params, **overrides))
-            except SpecError as exc:
-                load_spec_from_params(params)    # the crossbar section itself: its error
-                raise SweepFieldError(f"configs[{k}]", f"gives an invalid crossbar: {exc}",
-                                      "datagen") from None
+            except ConfigError as exc:
+                if exc.path.startswith("crossbar."):
+                    field_path = exc.path[len("crossbar."):]
+                    if field_path.split(".")[0] in overrides:    # the override's own value
+                        raise SweepFieldError(join_path(at, field_path), exc.problem) from None
+                    problem = f"gives an invalid crossbar: {exc}"
+                else:
+                    problem = exc.problem if exc.path == at else f"gives an invalid crossbar: {exc}"
+                raise SweepFieldError(at, problem) from None
         return out
 
 
@@ -638,16 +632,13 @@ def main(argv: list[str] | None = None) -> None:
                          "and errors still fail)")
     args = ap.parse_args(argv)
     try:
-        params = yaml.safe_load(Path(args.params).read_text())
-    except (OSError, yaml.YAMLError) as exc:
-        raise SystemExit(f"datagen.sweep: cannot read {args.params}: {exc}") from exc
-    if not isinstance(params, Mapping):
-        raise SystemExit(f"datagen.sweep: {args.params} must hold a mapping of sections "
-                         f"(crossbar, datagen, ...), got {params!r}")
+        params = read_params(args.params)
+    except ConfigError as exc:
+        raise SystemExit(f"datagen.sweep: {exc}") from exc
     try:
-        dp = DatagenParams.from_dict(params.get("datagen", {}))
+        dp = DatagenParams.from_dict(section(params, "datagen"))
         specs = dp.specs(params)
-    except (SweepFieldError, SpecError) as exc:
+    except ConfigError as exc:
         raise SystemExit(f"datagen.sweep: {args.params}: {exc}") from exc
     summary = {}
     for spec in specs:

@@ -24,13 +24,13 @@ whose branch current is the column current. A zero resistance merges its two nod
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass, fields
 from typing import Any, Iterable
 
 import numpy as np
 
+from spice_netlists.config import ConfigError, ConfigSection, check_bool, check_number
 from spice_netlists.spec import CrossbarSpec
 
 def sense_vectors(cols: int) -> list[str]:
@@ -39,7 +39,7 @@ def sense_vectors(cols: int) -> list[str]:
 
 
 @dataclass(frozen=True)
-class SolverOptions:
+class SolverOptions(ConfigSection):
     """ngspice convergence options.
 
     The defaults tighten ngspice's (reltol 1e-3 left 5e-4 relative errors on nonlinear
@@ -47,35 +47,40 @@ class SolverOptions:
     crossbar matches a direct nodal solve to ~1e-11, and sinh and 1T1R crossbars match
     the circuit-exact solve to ~1e-11 of the largest column current. (reltol 1e-7 left
     2–5e-9 on sinh crossbars with harsh parasitics; 1e-9 costs no measurable time.)
+
+    A bad value raises :class:`spice_netlists.config.ConfigError` naming the option.
+
+    Attributes:
+        reltol: ngspice's relative tolerance (dimensionless, in (0, 1]).
+        vntol: V, absolute voltage tolerance (> 0).
+        abstol: A, absolute current tolerance (> 0).
+        klu: use the KLU sparse solver (ngspice >= 41): ~100x faster at 64x64.
+        pivrel: relative pivot threshold (dimensionless, in (0, 1]); KLU's default
+            (1e-3) left 2e-9 errors.
     """
 
     reltol: float = 1e-9
-    vntol: float = 1e-10     # V
-    abstol: float = 1e-15    # A
-    klu: bool = True         # KLU sparse solver (ngspice >= 41): ~100x faster at 64x64
-    pivrel: float = 0.1      # pivot threshold; KLU's default (1e-3) left 2e-9 errors
+    vntol: float = 1e-10
+    abstol: float = 1e-15
+    klu: bool = True
+    pivrel: float = 0.1
 
     def __post_init__(self) -> None:
         for f in fields(self):
-            problem = self.problem(f.name, getattr(self, f.name))
-            if problem:
-                raise ValueError(f"solver option {f.name} {problem}")
+            self.check(f.name, getattr(self, f.name))
 
     @staticmethod
-    def problem(name: str, value: Any) -> str:
-        """What is wrong with ``value`` for option ``name`` ('' when it is fine): the
-        tolerances must be finite numbers > 0 (``reltol`` and ``pivrel`` also <= 1; a
+    def check(name: str, value: Any) -> Any:
+        """``value`` if it is fine for option ``name``, else a ConfigError naming ``name``:
+        the tolerances must be finite numbers > 0 (``reltol`` and ``pivrel`` also <= 1; a
         relative tolerance of 1 or more is no tolerance), ``klu`` a bool. Config readers
-        (e.g. a sweep's ``reltol``) use it to refuse a value naming their own field."""
+        (e.g. a sweep's ``reltol``) use it to check their own field of that name."""
         if name == "klu":
-            return "" if isinstance(value, bool) else f"must be true or false, got {value!r}"
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            return f"must be a number, got {value!r}"
-        if not math.isfinite(value) or value <= 0:
-            return f"must be a finite number > 0, got {value!r}"
-        if name in ("reltol", "pivrel") and value > 1:
-            return f"must be <= 1, got {value!r}"
-        return ""
+            return check_bool(name, value)
+        number = check_number(name, value, positive=True)
+        if name in ("reltol", "pivrel") and number > 1:
+            raise ConfigError(name, f"must be <= 1, got {value!r}")
+        return value
 
     def card(self) -> str:
         """The ``.options`` card of these options."""

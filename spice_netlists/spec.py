@@ -14,81 +14,65 @@ means an ideal wire (the two nodes are one).
 
 from __future__ import annotations
 
-import math
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
 import yaml
 
-from spice_netlists.validation import reject_unknown_keys
+from spice_netlists.config import ConfigError, check_choice, check_int, check_number
+from spice_netlists.validation import CheckedSection
 
 DEVICES = ("linear", "sinh", "1t1r")
 
 
-class SpecError(ValueError):
-    """A crossbar parameter has a bad value; the message names the field and the value."""
-
-
-def _check_number(owner: str, name: str, value: Any, *, positive: bool = False,
-                  nonnegative: bool = False) -> float:
-    """Return ``value`` as a finite float, or raise naming ``owner.name`` and the value."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise SpecError(f"{owner}.{name} must be a number, got {value!r} "
-                        f"({type(value).__name__})")
-    value = float(value)
-    if not math.isfinite(value):
-        raise SpecError(f"{owner}.{name} must be finite, got {value!r}")
-    if positive and value <= 0:
-        raise SpecError(f"{owner}.{name} must be > 0, got {value!r}")
-    if nonnegative and value < 0:
-        raise SpecError(f"{owner}.{name} must be >= 0, got {value!r}")
-    return value
-
-
-def _check_size(owner: str, name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise SpecError(f"{owner}.{name} must be an integer, got {value!r} "
-                        f"({type(value).__name__})")
-    if value < 1:
-        raise SpecError(f"{owner}.{name} must be >= 1, got {value!r}")
-    return int(value)
+class SpecError(ConfigError):
+    """A crossbar parameter has a bad value; the message names its path (``rows``, or
+    ``crossbar.transistor.kp`` where params.yaml is read) and the value. A
+    :class:`spice_netlists.config.ConfigError`."""
 
 
 @dataclass(frozen=True)
-class TransistorSpec:
+class TransistorSpec(CheckedSection):
     """The access transistor of a 1T1R cell: an ngspice level-1 NMOS.
 
     The memristor (linear, conductance G) sits between the row node and the drain; the
     source connects to the column node; the gate is held at ``v_gate`` volts (the word
     line is selected for a read); the bulk is at 0 V.
+
+    Attributes:
+        v_gate: V, gate (word-line select) voltage.
+        vto: V, threshold voltage.
+        kp: A/V^2, transconductance parameter (> 0).
+        w: m, channel width (> 0).
+        l: m, channel length (> 0).
+        lambda_: 1/V, channel-length modulation (>= 0).
     """
 
-    v_gate: float = 1.8        # V, gate (word-line select) voltage
-    vto: float = 0.5           # V, threshold voltage
-    kp: float = 200e-6         # A/V^2, transconductance parameter
-    w: float = 1e-6            # m, channel width
-    l: float = 0.5e-6          # m, channel length
-    lambda_: float = 0.0       # 1/V, channel-length modulation
+    error = SpecError
 
-    def __post_init__(self) -> None:
-        own = "transistor"
-        object.__setattr__(self, "v_gate", _check_number(own, "v_gate", self.v_gate))
-        object.__setattr__(self, "vto", _check_number(own, "vto", self.vto))
+    v_gate: float = 1.8
+    vto: float = 0.5
+    kp: float = 200e-6
+    w: float = 1e-6
+    l: float = 0.5e-6
+    lambda_: float = 0.0
+
+    def check(self) -> None:
+        self.set("v_gate", check_number("v_gate", self.v_gate))
+        self.set("vto", check_number("vto", self.vto))
         for name in ("kp", "w", "l"):
-            object.__setattr__(self, name, _check_number(own, name, getattr(self, name),
-                                                         positive=True))
-        object.__setattr__(self, "lambda_", _check_number(own, "lambda_", self.lambda_,
-                                                          nonnegative=True))
+            self.set(name, check_number(name, getattr(self, name), positive=True))
+        self.set("lambda_", check_number("lambda_", self.lambda_, nonnegative=True))
 
 
 @dataclass(frozen=True)
-class CrossbarSpec:
+class CrossbarSpec(CheckedSection):
     """A non-ideal memristive crossbar, validated on construction.
 
     Attributes:
-        rows, cols: crossbar size (word lines, bit lines).
+        rows, cols: crossbar size (word lines, bit lines), integers >= 1.
         r_source: Ω, driver resistance between each input and its row (0 = ideal).
         r_sink: Ω, resistance between each column's last cell and the 0 V sense node.
         r_wire_row: Ω, row wire segment between neighbouring cells.
@@ -97,8 +81,11 @@ class CrossbarSpec:
         v_read_max: V, the largest input (read) voltage.
         device: ``linear`` (I = G·V), ``sinh`` (I = G·sinh(a·V)/a) or ``1t1r``.
         sinh_a: 1/V, the nonlinearity ``a`` of the ``sinh`` device.
-        transistor: the access transistor of ``1t1r`` cells.
+        transistor: the access transistor of ``1t1r`` cells (:class:`TransistorSpec`;
+            a mapping of its fields is read as one).
     """
+
+    error = SpecError
 
     rows: int = 32
     cols: int = 32
@@ -113,27 +100,22 @@ class CrossbarSpec:
     sinh_a: float = 2.0
     transistor: TransistorSpec = field(default_factory=TransistorSpec)
 
-    def __post_init__(self) -> None:
-        own = "CrossbarSpec"
-        object.__setattr__(self, "rows", _check_size(own, "rows", self.rows))
-        object.__setattr__(self, "cols", _check_size(own, "cols", self.cols))
+    def check(self) -> None:
+        self.set("rows", check_int("rows", self.rows, low=1))
+        self.set("cols", check_int("cols", self.cols, low=1))
         for name in ("r_source", "r_sink", "r_wire_row", "r_wire_col"):
-            object.__setattr__(self, name, _check_number(own, name, getattr(self, name),
-                                                         nonnegative=True))
+            self.set(name, check_number(name, getattr(self, name), nonnegative=True))
         for name in ("g_on", "g_off", "v_read_max", "sinh_a"):
-            object.__setattr__(self, name, _check_number(own, name, getattr(self, name),
-                                                         positive=True))
+            self.set(name, check_number(name, getattr(self, name), positive=True))
         if self.g_off >= self.g_on:
-            raise SpecError(f"{own}.g_off must be < g_on, got g_off={self.g_off!r} "
-                            f">= g_on={self.g_on!r}")
-        if not isinstance(self.device, str) or self.device not in DEVICES:
-            raise SpecError(f"{own}.device must be one of {DEVICES}, got {self.device!r}")
+            raise SpecError("g_off", f"must be < g_on, got g_off={self.g_off!r} "
+                                     f">= g_on={self.g_on!r}")
+        check_choice("device", self.device, DEVICES)
         if isinstance(self.transistor, Mapping):
-            reject_unknown_keys("transistor", self.transistor, TransistorSpec, SpecError)
-            object.__setattr__(self, "transistor", TransistorSpec(**self.transistor))
+            self.set("transistor", TransistorSpec.from_dict(self.transistor, "transistor"))
         elif not isinstance(self.transistor, TransistorSpec):
-            raise SpecError(f"{own}.transistor must be a mapping of transistor parameters, "
-                            f"got {self.transistor!r}")
+            raise SpecError("transistor", f"must be a mapping of transistor parameters, "
+                                          f"got {self.transistor!r}")
 
     # ----------------------------------------------------------------- derived values
     @property
@@ -175,20 +157,8 @@ class CrossbarSpec:
         """Short name for reports, e.g. ``64x64/sinh/0.5V``."""
         return f"{self.rows}x{self.cols}/{self.device}/{self.v_read_max:g}V"
 
-    def with_(self, **changes: Any) -> "CrossbarSpec":
-        """A copy with some fields changed (validated again)."""
-        return replace(self, **changes)
-
     # ----------------------------------------------------------------- serialisation
-    def to_dict(self) -> dict[str, Any]:
-        """Plain types only (safe for YAML/JSON); inverse of :meth:`from_dict`."""
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "CrossbarSpec":
-        """Build from a mapping (e.g. a params.yaml section); unknown keys are errors."""
-        reject_unknown_keys("CrossbarSpec", data, cls, SpecError)
-        return cls(**data)
+    # to_dict, from_dict(data, path), with_ and with_overrides come from ConfigSection.
 
     def save(self, path: str | Path) -> None:
         """Write the spec as YAML."""
@@ -200,8 +170,8 @@ class CrossbarSpec:
         a bad spec raises :class:`SpecError` naming it."""
         try:
             return cls.from_dict(yaml.safe_load(Path(path).read_text()))
-        except (SpecError, yaml.YAMLError) as exc:
-            raise SpecError(f"{path}: {exc}") from None
+        except (ConfigError, yaml.YAMLError) as exc:
+            raise SpecError(str(path), f": {exc}") from None
 
 
 def load_spec_from_params(params: Mapping[str, Any], **overrides: Any) -> CrossbarSpec:
@@ -212,12 +182,12 @@ def load_spec_from_params(params: Mapping[str, Any], **overrides: Any) -> Crossb
             section is not a mapping (the message names it), or a value is bad.
     """
     if not isinstance(params, Mapping):
-        raise SpecError(f"params must be a mapping of sections (crossbar, datagen, ...), "
-                        f"got {params!r}")
+        raise SpecError("params", f"must be a mapping of sections (crossbar, datagen, ...), "
+                                  f"got {params!r}")
     if "crossbar" not in params:
-        raise SpecError("params has no 'crossbar' section")
+        raise SpecError("params", "has no 'crossbar' section")
     section = params["crossbar"]
     if not isinstance(section, Mapping):
-        raise SpecError(f"crossbar (params section) must be a mapping of crossbar "
-                        f"parameters, got {section!r}")
-    return CrossbarSpec.from_dict({**section, **overrides})
+        raise SpecError("crossbar", f"(params section) must be a mapping of crossbar "
+                                    f"parameters, got {section!r}")
+    return CrossbarSpec.from_dict({**section, **overrides}, "crossbar")

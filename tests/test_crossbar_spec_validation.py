@@ -66,3 +66,22 @@ def test_unknown_transistor_field_is_rejected_by_the_constructor_too():
 
 def test_tag_names_size_device_and_voltage():
     assert CrossbarSpec(rows=64, cols=16, device="sinh", v_read_max=0.5).tag == "64x16_sinh_0.5V"
+
+
+def test_errors_name_the_params_path_and_are_config_errors():
+    from spice_netlists.config import ConfigError
+    assert issubclass(SpecError, ConfigError)
+    with pytest.raises(SpecError, match=r"^crossbar\.transistor\.kp must be > 0, got -1\.0"):
+        load_spec_from_params({"crossbar": {"device": "1t1r", "transistor": {"kp": -1}}})
+    with pytest.raises(SpecError, match=r"^crossbar\.rows must be >= 1, got 0"):
+        load_spec_from_params({"crossbar": {"rows": 0}})
+    with pytest.raises(SpecError, match=r"^crossbar: unknown key\(s\) \['r_wire'\]"):
+        load_spec_from_params({"crossbar": {"r_wire": 2.0}})
+
+
+def test_overrides_are_checked_again_and_keep_the_numbers_floats():
+    spec = CrossbarSpec(r_source=0, g_on=1)
+    assert spec.to_dict()["r_source"] == 0.0 and isinstance(spec.to_dict()["g_on"], float)
+    assert spec.with_overrides({"transistor.kp": 1e-4}).transistor.kp == 1e-4
+    with pytest.raises(SpecError, match=r"^crossbar\.transistor\.w must be > 0"):
+        spec.with_overrides({"transistor.w": 0}, "crossbar")

@@ -54,21 +54,31 @@ def test_a_datagen_section_that_is_not_a_mapping_is_refused(section):
 
 
 def test_sweep_config_checks_its_own_fields_when_built_directly():
-    with pytest.raises(SweepFieldError, match=r"^sweep\.timeout_s .*nan"):
+    # built directly, a section names the field; from_dict adds the section's path
+    with pytest.raises(SweepFieldError, match=r"^timeout_s .*nan"):
         SweepConfig(timeout_s=math.nan)
-    with pytest.raises(SweepFieldError, match=r"^sweep\.sampler must be a mapping"):
+    with pytest.raises(SweepFieldError, match=r"^sampler must be a mapping"):
         SweepConfig(sampler="uniform")
-    with pytest.raises(SweepFieldError, match=r"^sweep\.sampler\.input_bits"):
+    with pytest.raises(SweepFieldError, match=r"^sampler\.input_bits .*got 0"):
         SweepConfig(sampler={"name": "bitlevel", "input_bits": 0})
 
 
+def test_every_datagen_error_is_a_config_error():
+    from spice_netlists.config import ConfigError
+    with pytest.raises(ConfigError, match=r"^datagen\.train\.timeout_s "):
+        DatagenParams.from_dict({"train": {"timeout_s": 0}})
+    assert issubclass(SweepFieldError, ConfigError)
+
+
 @pytest.mark.parametrize("options,says", [
-    ({"reltol": "abc"}, "reltol must be a number"), ({"reltol": -1}, "reltol must be a finite"),
-    ({"abstol": math.nan}, "abstol must be a finite"), ({"pivrel": 5}, "pivrel must be <= 1"),
-    ({"klu": "yes"}, "klu must be true or false"),
+    ({"reltol": "abc"}, "reltol must be a number, got 'abc'"),
+    ({"reltol": -1}, "reltol must be > 0, got -1"),
+    ({"abstol": math.nan}, "abstol must be finite, got nan"),
+    ({"pivrel": 5}, "pivrel must be <= 1, got 5"),
+    ({"klu": "yes"}, "klu must be true or false, got 'yes'"),
 ])
 def test_solver_options_refuse_values_ngspice_would_fail_every_sample_on(options, says):
-    with pytest.raises(ValueError, match=f"solver option {says}"):
+    with pytest.raises(ValueError, match=f"^{says}"):
         SolverOptions(**options)
 
 
@@ -83,13 +93,17 @@ def _run_main(tmp_path, params) -> str:
 
 def test_the_datagen_stage_names_the_bad_value_and_simulates_nothing(tmp_path):
     crossbar = CrossbarSpec(rows=4, cols=4).to_dict()
-    assert "must hold a mapping of sections" in _run_main(tmp_path, "")
-    assert "must hold a mapping of sections" in _run_main(tmp_path, "- a\n- b\n")
+    assert "mapping of sections" in _run_main(tmp_path, "")
+    assert "mapping of sections" in _run_main(tmp_path, "- a\n- b\n")
     assert "datagen must be a mapping" in _run_main(tmp_path, {"crossbar": crossbar, "datagen": "x"})
     msg = _run_main(tmp_path, {"crossbar": crossbar, "datagen": {"train": {"timeout_s": 0}}})
     assert "datagen.train.timeout_s" in msg
     msg = _run_main(tmp_path, {"crossbar": crossbar, "datagen": {"configs": [{"rows": 0}]}})
-    assert "datagen.configs[0] gives an invalid crossbar" in msg and "rows" in msg
+    assert "datagen.configs[0].rows must be >= 1, got 0" in msg
+    msg = _run_main(tmp_path, {"crossbar": crossbar, "datagen": {"configs": [{}, {"rws": 4}]}})
+    assert "datagen.configs[1]: unknown key(s) ['rws']" in msg
+    msg = _run_main(tmp_path, {"crossbar": crossbar, "datagen": {"configs": [{"g_off": 1.0}]}})
+    assert "datagen.configs[0].g_off must be < g_on" in msg and "1.0" in msg
     msg = _run_main(tmp_path, {"crossbar": "4x4", "datagen": {}})
     assert "crossbar" in msg and "mapping" in msg
     assert not (tmp_path / "data").exists() and not (tmp_path / "s.json").exists()
