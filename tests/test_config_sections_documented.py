@@ -1,0 +1,46 @@
+"""Every params.yaml section is a ConfigSection that documents each of its fields (an
+``Attributes:`` block of its docstring) and round-trips through ``from_dict(to_dict())``.
+
+Each package appends its migrated sections to ``SECTIONS`` (an example instance each,
+preferably one with non-default values).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from datagen.samplers import SamplerConfig
+from datagen.sweep import DatagenParams, SweepConfig
+from spice_netlists.config import ConfigSection
+from spice_netlists.netlist import SolverOptions
+from spice_netlists.spec import CrossbarSpec, TransistorSpec
+
+SECTIONS: list[ConfigSection] = [
+    # spice_netlists
+    CrossbarSpec(rows=8, cols=4, device="1t1r", transistor=TransistorSpec(kp=3e-4)),
+    TransistorSpec(v_gate=2.5, lambda_=0.01),
+    SolverOptions(reltol=1e-6, klu=False),
+    # datagen
+    SamplerConfig(name="bitlevel", input_bits=3, max_weight_sparsity=0.5),
+    SweepConfig(n_samples=10, seed=4, sampler={"name": "workload", "workload_pool": "p.npz"},
+                engine="circuit", check_fraction=0.5),
+    DatagenParams(configs=({}, {"rows": 8}), train=SweepConfig(seed=2), out_dir="x"),
+]
+
+
+def _name(section: ConfigSection) -> str:
+    return type(section).__name__
+
+
+@pytest.mark.parametrize("section", SECTIONS, ids=_name)
+def test_every_field_is_documented(section: ConfigSection) -> None:
+    assert isinstance(section, ConfigSection)
+    assert type(section).undocumented_fields() == []
+
+
+@pytest.mark.parametrize("section", SECTIONS, ids=_name)
+def test_the_section_round_trips(section: ConfigSection) -> None:
+    data = section.to_dict()
+    again = type(section).from_dict(data)
+    assert again == section
+    assert again.to_dict() == data
