@@ -11,6 +11,8 @@ import pytest
 
 from datagen.samplers import SamplerConfig
 from datagen.sweep import DatagenParams, SweepConfig
+from functional_sim.config import (GroundTruthConfig, SimConfig, StudyConfig, TrainConfig,
+                                   WorkloadConfig)
 from spice_netlists.config import ConfigSection
 from spice_netlists.netlist import SolverOptions
 from spice_netlists.spec import CrossbarSpec, TransistorSpec
@@ -25,6 +27,14 @@ SECTIONS: list[ConfigSection] = [
     SweepConfig(n_samples=10, seed=4, sampler={"name": "workload", "workload_pool": "p.npz"},
                 engine="circuit", check_fraction=0.5),
     DatagenParams(configs=({}, {"rows": 8}), train=SweepConfig(seed=2), out_dir="x"),
+    # functional_sim
+    SimConfig(adc_bits=10, negative_weights="offset", crossbar_model="geniex",
+              checkpoint="m/x.pt", spec=CrossbarSpec(rows=8, cols=4)),
+    TrainConfig(nets=("digits_mlp",), epochs=2, lr=0.01),
+    GroundTruthConfig(enabled=False, models=("ideal",), reference="analytical"),
+    WorkloadConfig(net="digits_cnn", images=8, pool_size=30, train_samples=20, test_samples=5),
+    StudyConfig(crossbar_model="analytical", voltages=(0.3,), sim=SimConfig(adc_bits=9),
+                train={"epochs": 3}, workload={"images": 4}),
 ]
 
 
