@@ -3,7 +3,9 @@
 The network follows GENIEx (Chakraborty et al., DAC 2020): its inputs are the
 conductances scaled to [0, 1], ``(g − g_off)/(g_on − g_off)`` (R·C values), and the
 voltages scaled by ``v_read_max`` (R values); hidden layers of ReLU units (the paper: one
-layer of 500); C outputs. Two targets are available (:class:`GeniexConfig.target`):
+layer of 500); C outputs. Three targets are available (:attr:`GeniexConfig.target`), each a
+:class:`Target` object in :data:`TARGET_TABLE` that owns its label (forward), its
+inverse (network output -> currents), its linear model and its zero-input offset:
 
 ``ratio`` (the published one)
     the per-column ratio ``I_ideal / I_nonideal``; the prediction is
