@@ -54,3 +54,15 @@ def test_the_section_round_trips(section: ConfigSection) -> None:
     again = type(section).from_dict(data)
     assert again == section
     assert again.to_dict() == data
+
+# surrogate
+from surrogate.config import BenchParams, EvaluateParams, SurrogateParams  # noqa: E402
+from surrogate.geniex import GeniexConfig  # noqa: E402
+
+SECTIONS += [
+    GeniexConfig(target="ratio", hidden=(16, 8), lr=1e-3, device="cpu"),
+    EvaluateParams(parity_points=10, hist_bins=5),
+    BenchParams(sizes=(4,), tiles=2, repeats=1, hidden=(8,)),
+    SurrogateParams(datasets=("a",), variants={"geniex": GeniexConfig(epochs=3)},
+                    extra_test_sets={"w": "d"}, bench=BenchParams(tiles=3)),
+]
