@@ -54,6 +54,7 @@ baseline ``device``): about ``h·(R + C)`` multiply-adds for one hidden layer of
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -68,7 +69,7 @@ from surrogate.analytical import effective_conductance
 from surrogate.base import CrossbarModel, matvec
 
 
-class Target:
+class Target(ABC):
     """One GENIEx target: what the network learns and how its output becomes currents.
 
     Looked up once by name (:func:`target_for`, :attr:`GeniexConfig.target_obj`); every
@@ -104,21 +105,21 @@ class Target:
         thr = min_current * full_scale
         return (np.abs(i_base) >= thr) & (np.abs(i_spice) >= thr)
 
+    @abstractmethod
     def forward(self, i_spice: np.ndarray, i_base: np.ndarray, full_scale: float,
                 min_current: float) -> tuple[np.ndarray, np.ndarray]:
         """Un-normalised training labels (M, C) and loss weights (M, C) from SPICE and
         baseline currents."""
-        raise NotImplementedError
 
     def norm_mean(self, labels: np.ndarray) -> float:
         """The normalisation mean of the counted training labels."""
         return float(labels.mean())
 
+    @abstractmethod
     def inverse(self, base_current: torch.Tensor, out: torch.Tensor, norm: "Normalisation",
                 full_scale: float, floor: float) -> torch.Tensor:
         """Currents from baseline currents and (normalised) network outputs; for a
         ``zero_offset`` target ``out`` is already ``f(g, v) − f(g, 0)``."""
-        raise NotImplementedError
 
     def currents(self, base_current: torch.Tensor, out: torch.Tensor,
                  out0: torch.Tensor | None, norm: "Normalisation", full_scale: float,

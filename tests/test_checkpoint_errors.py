@@ -87,31 +87,28 @@ def test_a_directory_is_not_a_checkpoint(tmp_path: Path, loader: str) -> None:
         LOADERS[loader](tmp_path)
 
 
-def test_missing_entries_are_named(tmp_path: Path, good: Path) -> None:
-    payload = torch.load(good, weights_only=True)
+def _missing_entries(payload: dict) -> None:
     del payload["spec"], payload["normalisation"]
-    path = tmp_path / "partial.pt"
-    torch.save(payload, path)
-    with pytest.raises(CheckpointError, match=rf"{re.escape(str(path))}.*normalisation, spec"):
-        load_geniex(path, SPEC)
 
 
-def test_weights_that_do_not_fit_are_named(tmp_path: Path, good: Path) -> None:
-    payload = torch.load(good, weights_only=True)
+def _resized_weights(payload: dict) -> None:
     payload["state"]["w_v"] = torch.zeros(8, SPEC.rows + 1)
     payload["state_sha256"] = state_checksum(payload["state"])   # written so, not damaged
-    path = tmp_path / "resized.pt"
-    torch.save(payload, path)
-    with pytest.raises(CheckpointError, match=rf"{re.escape(str(path))}.*w_v"):
-        load_geniex(path, SPEC)
 
 
-def test_a_bad_config_in_the_checkpoint_is_named(tmp_path: Path, good: Path) -> None:
-    payload = torch.load(good, weights_only=True)
+def _bad_config(payload: dict) -> None:
     payload["config"]["target"] = "ratios"
-    path = tmp_path / "badconfig.pt"
+
+
+@pytest.mark.parametrize("edit,named", [(_missing_entries, "normalisation, spec"),
+                                        (_resized_weights, "w_v"), (_bad_config, "target")])
+def test_a_checkpoint_with_bad_content_names_its_path_and_the_problem(tmp_path: Path, good: Path,
+                                                                      edit, named: str) -> None:
+    payload = torch.load(good, weights_only=True)
+    edit(payload)
+    path = tmp_path / f"{edit.__name__.strip('_')}.pt"
     torch.save(payload, path)
-    with pytest.raises(CheckpointError, match=rf"{re.escape(str(path))}.*target"):
+    with pytest.raises(CheckpointError, match=rf"{re.escape(str(path))}.*{named}"):
         load_geniex(path, SPEC)
 
 
