@@ -1,7 +1,7 @@
 """The error of a bad datagen config value, naming the field's path in params.yaml.
 
 Every datagen config section (:class:`datagen.samplers.SamplerConfig`,
-:class:`datagen.sweep.SweepConfig`, :class:`datagen.sweep.DatagenParams`) is a
+:class:`datagen.config.SweepConfig`, :class:`datagen.config.DatagenParams`) is a
 :class:`spice_netlists.config.ConfigSection` checked with the base's ``check_*``
 functions; what they refuse comes out as :class:`SweepFieldError`, a
 :class:`spice_netlists.config.ConfigError` whose message names the path

@@ -40,8 +40,8 @@ import numpy as np
 import yaml
 
 from datagen.samplers import SamplerConfig
-from datagen.sweep import (DatagenParams, SweepConfig, describe_removed, failure_message,
-                           remove_sweep_files, run_sweep)
+from datagen.config import DatagenParams, SweepConfig
+from datagen.sweep import describe_removed, failure_message, remove_sweep_files, run_sweep
 from functional_sim.config import (StudyConfig, WorkloadConfig, net_path, read_params,
                                    study_config)
 from functional_sim.workload import record_pool, save_pool

@@ -150,7 +150,7 @@ def dataset_tags(params: Mapping[str, Any]) -> tuple[str, ...]:
     (``32x32_sinh_0.25V``); ``()`` where params has no ``datagen`` section."""
     if not section(params, "datagen"):
         return ()
-    from datagen.sweep import DatagenParams     # datagen imports surrogate's solver
+    from datagen.config import DatagenParams    # datagen imports surrogate's solver
     return tuple(spec.tag for spec in DatagenParams.from_dict(section(params, "datagen"))
                  .specs(params))
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from datagen.samplers import SamplerConfig
-from datagen.sweep import DatagenParams, SweepConfig
+from datagen.config import DatagenParams, SweepConfig
 from functional_sim.config import (GroundTruthConfig, SimConfig, StudyConfig, TrainConfig,
                                    WorkloadConfig)
 from spice_netlists.config import ConfigSection
