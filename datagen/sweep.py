@@ -74,7 +74,7 @@ from spice_netlists.ngspice import NgspiceError, clean_stale_tempdirs, ngspice_i
 
 __all__ = ["DatagenParams", "SweepConfig", "SweepFieldError", "SweepLockedError",
            "chunk_seed", "describe_removed", "failure_message", "main", "remove_sweep_files",
-           "run_sweep"]
+           "run_sweep", "summary_record"]
 
 #: what a chunk's run may raise that says nothing about its samples: the chunk is not
 #: written, counted as ``error`` and redone when the sweep runs again
@@ -428,6 +428,18 @@ def _kinds(failed: Mapping[str, int]) -> str:
     return ", ".join(f"{kind} {failed.get(kind, 0)}" for kind in FAILURE_KINDS)
 
 
+#: summary entries that describe this run rather than the dataset (printed, not recorded)
+RUN_ONLY_KEYS = ("simulated_now", "failed_now", "seconds", "samples_per_s", "recorded_now")
+
+
+def summary_record(summary: Any) -> Any:
+    """``summary`` without :data:`RUN_ONLY_KEYS` (at any depth): what a tracked report
+    records, so that the same params give the same file whether a sweep ran or resumed."""
+    if isinstance(summary, Mapping):
+        return {k: summary_record(v) for k, v in summary.items() if k not in RUN_ONLY_KEYS}
+    return summary
+
+
 def failure_message(summaries: Mapping[str, Mapping[str, Any]],
                     allow_unconverged: bool = False) -> str:
     """'' when no sweep of ``summaries`` (name -> :func:`run_sweep` summary) ended with
@@ -484,7 +496,7 @@ def main(argv: list[str] | None = None) -> None:
                 raise SystemExit(f"datagen.sweep: {exc}") from exc
             print(json.dumps({f"{tag}/{split}": summary[f"{tag}/{split}"]}))
     Path(args.summary).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.summary).write_text(json.dumps(summary, indent=2) + "\n")
+    Path(args.summary).write_text(json.dumps(summary_record(summary), indent=2) + "\n")
     problem = failure_message(summary, allow_unconverged=args.allow_unconverged)
     if problem:
         raise SystemExit(f"datagen.sweep: {problem}")

@@ -41,7 +41,8 @@ import yaml
 
 from datagen.samplers import SamplerConfig
 from datagen.config import DatagenParams, SweepConfig
-from datagen.sweep import describe_removed, failure_message, remove_sweep_files, run_sweep
+from datagen.sweep import (describe_removed, failure_message, remove_sweep_files, run_sweep,
+                           summary_record)
 from functional_sim.config import (StudyConfig, WorkloadConfig, net_path, read_params,
                                    study_config)
 from functional_sim.workload import record_pool, save_pool
@@ -212,7 +213,7 @@ def main(argv: list[str] | None = None) -> None:
     summary = run_workload_data(read_params(args.params), progress=not args.no_progress)
     path = Path(args.summary)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(summary, indent=2) + "\n")
+    path.write_text(json.dumps(summary_record(summary), indent=2) + "\n")
     problem = failure_message({f"{tag}/{split}": entry[split] for tag, entry in summary.items()
                                for split in SPLITS})
     if problem:                 # the summary is written; the stage must not pass silently

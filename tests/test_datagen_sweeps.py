@@ -5,13 +5,16 @@ input is refused clearly. All with the real ngspice."""
 from __future__ import annotations
 
 
+import json
+
 import numpy as np
 import pytest
+import yaml
 
 import datagen
 from datagen.dataset import load_dataset
 from datagen.samplers import SamplerConfig
-from datagen.sweep import SweepConfig, run_sweep
+from datagen.sweep import SweepConfig, main, run_sweep
 from spice_netlists import CrossbarSpec
 from tests.sweep_interrupt import kill_sweep_midway
 from spice_netlists.ngspice import NgspiceError, ngspice_info
@@ -182,3 +185,20 @@ def test_sweep_chunked_differently_starts_afresh(tmp_path):
 def test_auto_chunk_size_shrinks_with_crossbar_size():
     sizes = [datagen.auto_chunk_size(CrossbarSpec(rows=n, cols=n)) for n in (8, 16, 32, 64, 128)]
     assert sizes == sorted(sizes, reverse=True) and sizes[2] == 50 and sizes[3] == 25
+
+
+def test_stage_summary_is_the_same_whether_the_sweeps_ran_or_resumed(tmp_path):
+    """reports/datagen.json is tracked: it records the datasets, not this run's timings."""
+    params = {"crossbar": SPEC.to_dict(), "datagen": {
+        "configs": [{}], "out_dir": str(tmp_path / "data"),
+        "train": {"n_samples": 8, "seed": 0, "chunk_size": 4, "workers": 1},
+        "test": {"n_samples": 4, "seed": 1, "chunk_size": 4, "workers": 1}}}
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    files = []
+    for run in ("ran", "resumed"):
+        out = tmp_path / f"{run}.json"
+        main(["--params", str(tmp_path / "params.yaml"), "--summary", str(out)])
+        files.append(out.read_text())
+    assert files[0] == files[1]
+    entry = json.loads(files[0])[f"{SPEC.tag}/train"]
+    assert entry["samples"] == 8 and "seconds" not in entry and "simulated_now" not in entry

@@ -21,7 +21,8 @@ from functional_sim.inference import save_net
 from functional_sim.nets import build
 from functional_sim.config import study_config
 from functional_sim.workload import main as workload_main
-from functional_sim.workload_data import main, pool_files, split_by_content
+from functional_sim.workload_data import main, pool_files, run_workload_data, split_by_content
+from spice_netlists.config import read_params
 from spice_netlists import CrossbarSpec
 
 ROWS = COLS = 8
@@ -58,6 +59,12 @@ def _write(tmp: Path, params: dict) -> Path:
 
 
 def _run(tmp: Path, params: dict) -> dict:
+    """The stage's full summary (with what this run did: recorded_now, simulated_now)."""
+    return run_workload_data(read_params(_write(tmp, params)), progress=False)
+
+
+def _run_cli(tmp: Path, params: dict) -> dict:
+    """The stage as dvc runs it; returns the summary file it writes."""
     summary = tmp / "summary.json"
     main(["--params", str(_write(tmp, params)), "--summary", str(summary), "--no-progress"])
     return json.loads(summary.read_text())
@@ -198,7 +205,7 @@ def test_stage_exits_non_zero_naming_failed_samples(stage, tmp_path, monkeypatch
 
     monkeypatch.setattr(wd, "sweep_configs", timing_out)
     with pytest.raises(SystemExit, match=r"8x8_sinh_0.5V/train: 4 failed \(.*timeout 4"):
-        _run(tmp_path, params)
+        _run_cli(tmp_path, params)
     assert json.loads((tmp_path / "summary.json").read_text())["8x8_sinh_0.5V"]["train"]["failed"]
 
 
@@ -258,3 +265,13 @@ def test_workload_section_is_validated_and_round_trips() -> None:
                 {"pool_size": 10, "train_samples": 8, "test_samples": 4}, {"out_dir": ""}):
         with pytest.raises(ConfigError, match=next(iter(bad))):
             WorkloadConfig(**bad)
+
+
+def test_the_summary_file_records_the_datasets_not_the_run(stage, tmp_path) -> None:
+    """The tracked report is the same whether the sweeps ran or resumed (no timings)."""
+    tmp, params, _ = stage
+    written = _run_cli(tmp, params)
+    entry = written["8x8_sinh_0.5V"]
+    assert "recorded_now" not in entry and entry["train"]["samples"] == N_TRAIN
+    assert not {"simulated_now", "seconds", "samples_per_s"} & set(entry["train"])
+    assert entry["train"]["failed"] == {"no_convergence": 0, "timeout": 0, "error": 0}
