@@ -75,10 +75,9 @@ class WireNetwork:
         """``K(z) = z·G_row + G_col·z``, V for currents ``z`` (…, R, C) A."""
         return self.row_drop(z) + self.col_rise(z)
 
-    def apply_k_(self, z: torch.Tensor, out: torch.Tensor, w1: torch.Tensor,
-                 w2: torch.Tensor) -> torch.Tensor:
-        """:meth:`apply_k` into ``out``, with ``w1``, ``w2`` as work space (all of z's
-        shape, contiguous); the same arithmetic, no allocation of tile-sized tensors."""
+    def row_drop_(self, z: torch.Tensor, out: torch.Tensor, w1: torch.Tensor) -> torch.Tensor:
+        """:meth:`row_drop` into ``out`` with ``w1`` as work space (all of z's shape,
+        contiguous): the same arithmetic, no allocation of tile-sized tensors."""
         s = self.spec
         torch.cumsum(z, dim=-1, out=w1)               # row prefix sums
         total = w1[..., -1:].clone()
@@ -88,7 +87,15 @@ class WireNetwork:
             out.sub_(w1[..., :1]).mul_(s.r_wire_row)
         else:
             out.zero_()
-        out.add_(total, alpha=s.r_source)
+        return out.add_(total, alpha=s.r_source)
+
+    def col_rise_(self, z: torch.Tensor, out: torch.Tensor, w1: torch.Tensor, w2: torch.Tensor,
+                  accumulate: bool = False) -> torch.Tensor:
+        """:meth:`col_rise` into ``out`` (added to it with ``accumulate``), with ``w1``,
+        ``w2`` as work space."""
+        s = self.spec
+        if not accumulate:
+            out.zero_()
         torch.cumsum(z, dim=-2, out=w1)               # column prefix sums
         last = w1[..., -1:, :].clone()
         if s.r_wire_col:
@@ -96,5 +103,10 @@ class WireNetwork:
             top = w2[..., -1:, :] - last
             torch.sub(w1, w2, out=w2).add_(top)
             out.add_(w2, alpha=s.r_wire_col)
-        out.add_(last, alpha=s.r_sink)
-        return out
+        return out.add_(last, alpha=s.r_sink)
+
+    def apply_k_(self, z: torch.Tensor, out: torch.Tensor, w1: torch.Tensor,
+                 w2: torch.Tensor) -> torch.Tensor:
+        """:meth:`apply_k` into ``out``, with ``w1``, ``w2`` as work space."""
+        self.row_drop_(z, out, w1)
+        return self.col_rise_(z, out, w1, w2, accumulate=True)

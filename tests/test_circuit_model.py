@@ -182,6 +182,22 @@ def test_tiles_and_inputs_broadcast_like_every_crossbar_model():
     assert model.last_solve.samples == 1 and model.last_solve.max_residual <= 1e-12
 
 
+def test_samples_that_converge_at_once_keep_their_state_and_true_residual():
+    """A zero input converges before any step while the rest of its chunk iterates: its
+    reported residual must be the network's true one at the returned state."""
+    spec = CrossbarSpec(rows=12, cols=10, device="linear")
+    v, g = (torch.from_numpy(a) for a in _draw(spec, 4, seed=12))
+    v[1] = 0.0
+    op = CircuitModel(spec).solve(v, g)
+    net = WireNetwork(spec)
+    true_x = (op.x - v.unsqueeze(-1) + net.row_drop(op.i_row)).abs().amax(dim=(-2, -1))
+    true_y = (op.y - net.col_rise(op.j_col)).abs().amax(dim=(-2, -1))
+    torch.testing.assert_close(op.residual, torch.maximum(true_x, true_y), rtol=0, atol=1e-16)
+    assert float(op.currents[1].abs().max()) == 0.0
+    want = make_model("analytical", spec)(v, g)
+    assert float((op.currents - want).abs().max() / want.abs().max()) <= 1e-11
+
+
 def test_chunking_does_not_change_the_answer():
     spec = CrossbarSpec(rows=16, cols=16, device="sinh", v_read_max=0.5)
     v, g = (torch.from_numpy(a) for a in _draw(spec, 10, seed=6))
