@@ -3,7 +3,7 @@
 ``python -m surrogate.circuit_bench`` prints, for 32/64/128 × linear/sinh/1t1r, the
 throughput of :func:`datagen.simulate` (batched netlists, one ngspice process per core)
 and of the ``circuit`` model on the same samples (torch on the chosen device, all its
-threads), their ratio, the worst disagreement between the two (relative to the largest
+threads; the median of three runs), their ratio, the worst disagreement between the two (relative to the largest
 column current), the Newton and CG iterations, and how each cost grows with size.
 ``--device cuda`` runs the circuit model on a GPU (ngspice stays on the CPU).
 """
@@ -30,8 +30,10 @@ def _sync(device: torch.device) -> None:
 
 
 def bench_one(spec: CrossbarSpec, n_spice: int, n_circuit: int, device: torch.device,
-              seed: int = 0) -> dict:
-    """Samples/s of ngspice and of ``circuit`` for one spec, and their agreement."""
+              seed: int = 0, repeats: int = 3) -> dict:
+    """Samples/s of ngspice (one run over many chunks) and of ``circuit`` (the median of
+    ``repeats`` runs: single runs varied by up to 1.5x here) for one spec, and their
+    agreement."""
     v, g = draw(spec, max(n_spice, n_circuit), np.random.default_rng(seed))
     start = time.perf_counter()
     res = simulate_detailed(spec, v[:n_spice], g[:n_spice])
@@ -39,11 +41,14 @@ def bench_one(spec: CrossbarSpec, n_spice: int, n_circuit: int, device: torch.de
     model = CircuitModel(spec)
     vt, gt = torch.from_numpy(v).to(device), torch.from_numpy(g).to(device)
     model(vt[:8], gt[:8])                                    # warm-up
-    _sync(device)
-    start = time.perf_counter()
-    i_circuit = model(vt[:n_circuit], gt[:n_circuit])
-    _sync(device)
-    circuit_rate = n_circuit / (time.perf_counter() - start)
+    rates = []
+    for _ in range(repeats):
+        _sync(device)
+        start = time.perf_counter()
+        i_circuit = model(vt[:n_circuit], gt[:n_circuit])
+        _sync(device)
+        rates.append(n_circuit / (time.perf_counter() - start))
+    circuit_rate = float(np.median(rates))
     stats = model.last_solve
     ok = res.ok
     ref = res.i[ok]
