@@ -4,14 +4,13 @@
 that raises its own subclass of :class:`spice_netlists.config.ConfigError` (``SpecError``,
 ``SweepFieldError``): its checks use the base's ``check_*`` functions, and whatever
 :class:`ConfigError` they or ``from_dict`` raise comes out as the section's ``error``, with
-the same path and problem. :func:`reject_unknown_keys` remains for the packages that have
-not moved onto the base yet.
+the same path and problem.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, is_dataclass
-from typing import Any, Iterable, Mapping, TypeVar
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from spice_netlists.config import ConfigError, ConfigSection
 
@@ -57,16 +56,3 @@ class CheckedSection(ConfigSection):
             return super().from_dict(data, path)
         except ConfigError as err:
             raise as_error(cls.error, err) from None
-
-
-def reject_unknown_keys(owner: str, data: Any, known: type | Iterable[str],
-                        error: type[Exception] = ValueError) -> None:
-    """Raise ``error`` naming ``owner`` and the unknown keys when mapping ``data`` has keys
-    outside ``known`` (a dataclass, whose field names count, or the names themselves);
-    also when ``data`` is not a mapping at all."""
-    if not isinstance(data, Mapping):
-        raise error(f"{owner} needs a mapping, got {data!r}")
-    names = {f.name for f in fields(known)} if is_dataclass(known) else set(known)
-    unknown = sorted(set(data) - names)
-    if unknown:
-        raise error(f"{owner}: unknown key(s) {unknown}; known: {sorted(names)}")
