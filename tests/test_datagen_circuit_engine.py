@@ -20,7 +20,7 @@ from datagen.engines import (CHECK_TOLERANCE, ENGINES, Engine, EngineCheckError,
 from datagen.samplers import SamplerConfig
 from datagen.sweep import DatagenParams, SweepConfig, main, run_sweep
 from spice_netlists import CrossbarSpec
-from tests.sweep_interrupt import kill_sweep_midway
+from tests.sweep_interrupt import assert_equals_an_uninterrupted_run, kill_sweep_midway
 
 SINH8 = CrossbarSpec(rows=8, cols=8, device="sinh", v_read_max=0.5)
 T1R16 = CrossbarSpec(rows=16, cols=16, device="1t1r", v_read_max=0.5)
@@ -108,7 +108,7 @@ import sys, time
 from datagen import engines
 from datagen.sweep import SweepConfig, run_sweep
 from spice_netlists import CrossbarSpec
-from tests.sweep_interrupt import kill_sweep_midway
+from tests.sweep_interrupt import assert_equals_an_uninterrupted_run, kill_sweep_midway
 
 solve = engines.circuit_chunk
 
@@ -132,11 +132,7 @@ def test_killed_circuit_sweep_resumes_and_ends_identical_to_an_uninterrupted_run
     summary = run_sweep(SINH8, cfg, out, progress=False)
     assert summary["simulated_now"] == 120 - 4 * done_before
     assert summary["check"]["passed"] and _sweep_yaml(out)["check"] == summary["check"]
-    run_sweep(SINH8, cfg, tmp_path / "straight", progress=False)
-    a, b = load_dataset(out), load_dataset(tmp_path / "straight")
-    for name in ("v", "g", "i"):
-        np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
-    assert a.identity == b.identity
+    assert_equals_an_uninterrupted_run(SINH8, cfg, out, tmp_path / "straight")
 
 
 def test_a_sample_the_circuit_solver_cannot_solve_is_recorded_with_its_reason(tmp_path):

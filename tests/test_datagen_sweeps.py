@@ -16,7 +16,7 @@ from datagen.dataset import load_dataset
 from datagen.samplers import SamplerConfig
 from datagen.sweep import SweepConfig, main, run_sweep
 from spice_netlists import CrossbarSpec
-from tests.sweep_interrupt import kill_sweep_midway
+from tests.sweep_interrupt import assert_equals_an_uninterrupted_run, kill_sweep_midway
 from spice_netlists.ngspice import NgspiceError, ngspice_info
 
 SPEC = CrossbarSpec(rows=8, cols=8, device="sinh", v_read_max=0.5)
@@ -62,11 +62,7 @@ def test_killed_sweep_resumes_and_ends_identical_to_an_uninterrupted_run(tmp_pat
     assert 3 <= done_before < 30, "the sweep must be killed midway"
     summary = run_sweep(SPEC, cfg, out, progress=False)
     assert summary["simulated_now"] == 120 - 4 * done_before
-    run_sweep(SPEC, cfg, tmp_path / "straight", progress=False)
-    a, b = load_dataset(out), load_dataset(tmp_path / "straight")
-    for name in ("v", "g", "i"):
-        np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
-    assert a.identity == b.identity
+    assert_equals_an_uninterrupted_run(SPEC, cfg, out, tmp_path / "straight")
 
 
 def test_sweep_with_changed_configuration_starts_afresh(tmp_path):
