@@ -429,5 +429,5 @@ def net_path(cfg: StudyConfig, name: str) -> Path:
 
 def geniex_checkpoint(cfg: StudyConfig, spec: CrossbarSpec) -> Path:
     """The GENIEx checkpoint of a tile spec: ``<models_dir>/geniex/<spec.tag>.pt``, e.g.
-    ``models/geniex/32x32_sinh_0.25V.pt`` (the tag of its training datasets too)."""
+    ``models/geniex/32x32_sinh_Ron100k_0.25V.pt`` (the tag of its training datasets too)."""
     return Path(cfg.models_dir) / GENIEX_VARIANT / f"{spec.tag}.pt"

@@ -148,14 +148,20 @@ class CrossbarSpec(CheckedSection):
 
     @property
     def tag(self) -> str:
-        """File-name form of the spec's size, device and voltage, e.g. ``64x64_sinh_0.5V``:
-        the directory of its datasets and the name of its GENIEx checkpoints."""
-        return f"{self.rows}x{self.cols}_{self.device}_{self.v_read_max:g}V"
+        """File-name form of the spec's size, device, R_on and voltage, e.g.
+        ``64x64_sinh_Ron100k_0.5V`` (R_on = 1/g_on in kΩ): the directory of its datasets
+        and the name of its GENIEx checkpoints."""
+        return f"{self.rows}x{self.cols}_{self.device}_Ron{self.r_on_kohm:.4g}k_{self.v_read_max:g}V"
 
     @property
     def label(self) -> str:
-        """Short name for reports, e.g. ``64x64/sinh/0.5V``."""
-        return f"{self.rows}x{self.cols}/{self.device}/{self.v_read_max:g}V"
+        """Short name for reports, e.g. ``64x64/sinh/Ron100k/0.5V``."""
+        return f"{self.rows}x{self.cols}/{self.device}/Ron{self.r_on_kohm:.4g}k/{self.v_read_max:g}V"
+
+    @property
+    def r_on_kohm(self) -> float:
+        """kΩ: the ON resistance 1/g_on."""
+        return 1e-3 / self.g_on
 
     # ----------------------------------------------------------------- serialisation
     # to_dict, from_dict(data, path), with_ and with_overrides come from ConfigSection.

@@ -147,7 +147,7 @@ def resolve_variants(variants: Mapping[str, Any], path: str = "surrogate.variant
 def dataset_tags(params: Mapping[str, Any]) -> tuple[str, ...]:
     """The dataset tags datagen writes for a whole params mapping: the ``crossbar``
     section with each ``datagen.configs`` override, as ``spec.tag``
-    (``32x32_sinh_0.25V``); ``()`` where params has no ``datagen`` section."""
+    (``32x32_sinh_Ron100k_0.25V``); ``()`` where params has no ``datagen`` section."""
     if not section(params, "datagen"):
         return ()
     from datagen.config import DatagenParams    # datagen imports surrogate's solver

@@ -65,7 +65,7 @@ def test_unknown_transistor_field_is_rejected_by_the_constructor_too():
 
 
 def test_tag_names_size_device_and_voltage():
-    assert CrossbarSpec(rows=64, cols=16, device="sinh", v_read_max=0.5).tag == "64x16_sinh_0.5V"
+    assert CrossbarSpec(rows=64, cols=16, device="sinh", v_read_max=0.5).tag == "64x16_sinh_Ron100k_0.5V"
 
 
 def test_errors_name_the_params_path_and_are_config_errors():

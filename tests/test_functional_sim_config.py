@@ -61,7 +61,7 @@ def test_offset_scheme_reserves_one_reference_column() -> None:
 def test_geniex_checkpoint_is_named_by_the_spec_tag() -> None:
     spec = CrossbarSpec(rows=32, cols=32, device="sinh", v_read_max=0.25)
     assert geniex_checkpoint(StudyConfig(models_dir="m"), spec).as_posix() \
-        == "m/geniex/32x32_sinh_0.25V.pt" == f"m/geniex/{spec.tag}.pt"
+        == "m/geniex/32x32_sinh_Ron100k_0.25V.pt" == f"m/geniex/{spec.tag}.pt"
 
 
 def test_the_checkpoints_dir_is_the_surrogates_models_dir() -> None:

@@ -89,7 +89,7 @@ def _spec(params: dict, volts: float, rows: int = ROWS, cols: int = COLS) -> Cro
 
 
 def _tag(rows: int, cols: int, volts: float) -> str:
-    return f"{rows}x{cols}_sinh_{volts:g}V"
+    return f"{rows}x{cols}_sinh_Ron100k_{volts:g}V"
 
 
 def test_one_dataset_pair_per_datagen_spec_and_no_other(stage) -> None:
@@ -179,11 +179,11 @@ def test_a_changed_pool_starts_its_sweeps_afresh(stage, tmp_path) -> None:
     params = _params(tmp, images=4, out_dir=str(tmp_path / "out"), pool_dir=str(tmp_path / "pools"),
                      train_samples=10, test_samples=10, pool_size=40)
     params["datagen"]["configs"] = [{"v_read_max": 0.5}]
-    first = _run(tmp_path, params)["8x8_sinh_0.5V"]
-    notes = tmp_path / "out" / "8x8_sinh_0.5V" / "train" / "my_notes.txt"
+    first = _run(tmp_path, params)["8x8_sinh_Ron100k_0.5V"]
+    notes = tmp_path / "out" / "8x8_sinh_Ron100k_0.5V" / "train" / "my_notes.txt"
     notes.write_text("a user's file beside the dataset")
     params["functional_sim"]["workload"]["images"] = 5
-    second = _run(tmp_path, params)["8x8_sinh_0.5V"]
+    second = _run(tmp_path, params)["8x8_sinh_Ron100k_0.5V"]
     assert second["recorded_now"] and second["train_pool"]["sha256"] != first["train_pool"]["sha256"]
     assert second["train"]["simulated_now"] == 10 and second["test"]["simulated_now"] == 10
     assert notes.read_text() == "a user's file beside the dataset"     # only the sweep's files go
@@ -204,9 +204,9 @@ def test_stage_exits_non_zero_naming_failed_samples(stage, tmp_path, monkeypatch
         return {k: cfg.__class__(**{**cfg.__dict__, "timeout_s": 1e-4}) for k, cfg in real(wc, tag).items()}
 
     monkeypatch.setattr(wd, "sweep_configs", timing_out)
-    with pytest.raises(SystemExit, match=r"8x8_sinh_0.5V/train: 4 failed \(.*timeout 4"):
+    with pytest.raises(SystemExit, match=r"8x8_sinh_Ron100k_0.5V/train: 4 failed \(.*timeout 4"):
         _run_cli(tmp_path, params)
-    assert json.loads((tmp_path / "summary.json").read_text())["8x8_sinh_0.5V"]["train"]["failed"]
+    assert json.loads((tmp_path / "summary.json").read_text())["8x8_sinh_Ron100k_0.5V"]["train"]["failed"]
 
 
 def test_split_by_content_keeps_equal_reads_on_one_side() -> None:
@@ -223,7 +223,7 @@ def test_split_by_content_keeps_equal_reads_on_one_side() -> None:
 def test_workload_sampler_draws_distinct_reads_and_refuses_other_physics(stage) -> None:
     tmp, params, _ = stage
     wc = study_config(params).workload_config
-    path = str(pool_files(wc, "8x8_sinh_0.25V")["train"])
+    path = str(pool_files(wc, "8x8_sinh_Ron100k_0.25V")["train"])
     cfg = SamplerConfig(name="workload", workload_pool=path)
     v, g = draw(_spec(params, 0.25), 20, np.random.default_rng(0), cfg)
     with np.load(path) as pool:
@@ -271,7 +271,7 @@ def test_the_summary_file_records_the_datasets_not_the_run(stage, tmp_path) -> N
     """The tracked report is the same whether the sweeps ran or resumed (no timings)."""
     tmp, params, _ = stage
     written = _run_cli(tmp, params)
-    entry = written["8x8_sinh_0.5V"]
+    entry = written["8x8_sinh_Ron100k_0.5V"]
     assert "recorded_now" not in entry and entry["train"]["samples"] == N_TRAIN
     assert not {"simulated_now", "seconds", "samples_per_s"} & set(entry["train"])
     assert entry["train"]["failed"] == {"no_convergence": 0, "timeout": 0, "error": 0}

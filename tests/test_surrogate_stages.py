@@ -88,7 +88,7 @@ def test_train_then_evaluate_write_checkpoints_curves_and_rmse_report(params_fil
     models = ["ideal", "analytical", "analytical_device", "geniex", "geniex_published",
               "geniex_residual", "geniex_alt"]
     assert sorted(report) == sorted(models + ["analytical_over_geniex"])
-    main_labels = ["4x4/sinh/0.5V", "8x8/sinh/0.5V"]
+    main_labels = ["4x4/sinh/Ron100k/0.5V", "8x8/sinh/Ron100k/0.5V"]
     labels = sorted(main_labels + [f"{label}/alt" for label in main_labels])
     for model in models:
         assert sorted(report[model]) == labels
@@ -281,7 +281,7 @@ def test_dataset_tags_follow_crossbar_and_datagen_configs(tmp_path) -> None:
     params = {"crossbar": {**root["crossbar"], "rows": 8, "cols": 4},
               "datagen": {"configs": [{"v_read_max": 0.3}, {"device": "linear"}]},
               "surrogate": {"data_dir": "d"}}
-    assert dataset_tags(params) == ("8x4_sinh_0.3V", f"8x4_linear_{root['crossbar']['v_read_max']:g}V")
+    assert dataset_tags(params) == ("8x4_sinh_Ron100k_0.3V", f"8x4_linear_Ron100k_{root['crossbar']['v_read_max']:g}V")
     path = tmp_path / "params.yaml"
     path.write_text(yaml.safe_dump(params))
     assert load_params(path).datasets == dataset_tags(params)
@@ -312,5 +312,5 @@ def test_the_committed_params_resolve_every_variant_in_full() -> None:
     assert params.variants == {"geniex": main, "geniex_workload": main,
                                "geniex_published": main.with_(target="ratio",
                                                               baseline="analytical", lr=1e-3)}
-    assert params.datasets == ("32x32_sinh_0.25V", "32x32_sinh_0.5V")
+    assert params.datasets == ("32x32_sinh_Ron100k_0.25V", "32x32_sinh_Ron100k_0.5V")
     assert params.train_dir("t", "geniex_workload") == Path("data/spice_workload/t/train")

@@ -153,11 +153,11 @@ def test_the_datagen_stage_exits_nonzero_naming_failures_by_kind(tmp_path, monke
     with pytest.raises(SystemExit) as exc:
         main(["--params", str(params), "--summary", str(summary_file)])
     msg = exc.value.code
-    assert isinstance(msg, str) and "8x8_sinh_0.5V/train: 2 failed" in msg
+    assert isinstance(msg, str) and "8x8_sinh_Ron100k_0.5V/train: 2 failed" in msg
     assert "no_convergence 1, timeout 1, error 0" in msg and "retried" in msg
     assert "test" not in msg.split("failed samples:")[1]
     written = yaml.safe_load(summary_file.read_text())       # the summary is still written
-    assert written["8x8_sinh_0.5V/train"]["failed"] == {"no_convergence": 1, "timeout": 1, "error": 0}
+    assert written["8x8_sinh_Ron100k_0.5V/train"]["failed"] == {"no_convergence": 1, "timeout": 1, "error": 0}
 
     monkeypatch.delenv("NGSPICE")        # the timeout is retried; the unconverged one stays
     with pytest.raises(SystemExit) as exc:
