@@ -1,15 +1,16 @@
 """The ``datagen`` section of params.yaml: what each sweep draws, how it runs, what solves it.
 
-:class:`SweepConfig` is one sweep (``datagen.train``, ``datagen.test``, and the workload
-sweeps of ``functional_sim.workload_data``); :class:`DatagenParams` is the whole section
-(the crossbars of ``configs`` and the two sweeps). Both are sections of the one config
+:class:`SweepConfig` is one sweep (``datagen.train``, ``datagen.test``, each
+``datagen.held_out.<name>``, and the workload sweeps of ``functional_sim.workload_data``);
+:class:`DatagenParams` is the whole section (the crossbars of ``configs``, the two main
+sweeps and the named held-out sets). Both are sections of the one config
 system (:mod:`spice_netlists.config`): a bad value raises :class:`SweepFieldError` (a
 :class:`~spice_netlists.config.ConfigError`) naming its params.yaml path.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Mapping
 
 from datagen.engines import ENGINES
@@ -21,7 +22,7 @@ from spice_netlists.config import (ConfigError, check_choice, check_int, check_m
 from spice_netlists.netlist import SolverOptions
 from spice_netlists.validation import CheckedSection
 
-__all__ = ["DatagenParams", "SweepConfig", "SweepFieldError"]
+__all__ = ["DatagenParams", "SPLITS", "SweepConfig", "SweepFieldError", "default_held_out"]
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,7 @@ class SweepConfig(CheckedSection):
         timeouts and the check's size do not: a sweep grown to more samples keeps the
         chunks it has)."""
         d = asdict(self)
+        d["sampler"] = self.sampler.identity()    # its later knobs only where set
         for k in ("n_samples", "workers", "scheduler", "timeout_s", "check_fraction"):
             d.pop(k)
         if self.engine == "ngspice":
@@ -99,6 +101,35 @@ class SweepConfig(CheckedSection):
             d.pop("reltol")   # ngspice's tolerance decides only the check, not the data
         return d
 
+
+
+#: the directories of the main sweeps of each crossbar, ``<out_dir>/<tag>/<split>``
+SPLITS = ("train", "test")
+
+#: samples of each default held-out set
+HELD_OUT_SAMPLES = 500
+
+
+def default_held_out() -> dict[str, SweepConfig]:
+    """The default held-out sets, solved by the circuit engine (checked against ngspice
+    on ``check_fraction`` of the samples):
+
+    - ``sparse_bitlevel``: what 1-bit input streams over 2-bit weight slices apply,
+      input and weight sparsity 0.6..0.95 (the bitlevel sampler);
+    - ``dense``: every input and device on, inputs binary, on DAC levels or continuous,
+      conductances biased high (the coverage sampler, sparsity 0, per-sample mean
+      conductance position 0.6..0.95).
+    """
+    sparse = SamplerConfig(name="bitlevel", input_bits=1, weight_bits=2,
+                           min_input_sparsity=0.6, max_input_sparsity=0.95,
+                           min_weight_sparsity=0.6, max_weight_sparsity=0.95)
+    dense = SamplerConfig(name="coverage", input_bits=4, weight_bits=2,
+                          max_input_sparsity=0.0, max_weight_sparsity=0.0,
+                          g_mean_low=0.6, g_mean_high=0.95)
+    return {"sparse_bitlevel": SweepConfig(n_samples=HELD_OUT_SAMPLES, seed=101, sampler=sparse,
+                                           engine="circuit"),
+            "dense": SweepConfig(n_samples=HELD_OUT_SAMPLES, seed=102, sampler=dense,
+                                 engine="circuit")}
 
 
 @dataclass(frozen=True)
@@ -112,7 +143,17 @@ class DatagenParams(CheckedSection):
             each; ``{}`` is the ``crossbar`` section as it is.
         train: the training sweep of each crossbar (:class:`SweepConfig`).
         test: the held-out test sweep of each crossbar; its seed must differ from train's.
-        out_dir: the directory the datasets go to, ``<out_dir>/<tag>/{train,test}``.
+        held_out: named held-out test sweeps of each crossbar, name -> :class:`SweepConfig`
+            (the fields of ``train``), written to ``<out_dir>/<tag>/<name>`` beside
+            ``train`` and ``test``; every model is scored on each of them (labelled
+            ``<label>/<name>``, :mod:`surrogate.evaluate`). A name is non-empty text
+            without ``/``, not ``train`` or ``test``; a set may not repeat train's seed
+            with train's sampler. Default: ``sparse_bitlevel`` (bit-level reads at input
+            and weight sparsity 0.6..0.95) and ``dense`` (the coverage sampler at
+            sparsity 0 with conductances biased high), 500 samples each, circuit engine
+            (:func:`default_held_out`); ``{}`` for none.
+        out_dir: the directory the datasets go to, ``<out_dir>/<tag>/{train,test,<held-out
+            name>}``.
     """
 
     error = SweepFieldError
@@ -120,12 +161,23 @@ class DatagenParams(CheckedSection):
     configs: tuple[dict, ...] = ({},)
     train: SweepConfig = field(default_factory=lambda: SweepConfig(n_samples=2000, seed=0))
     test: SweepConfig = field(default_factory=lambda: SweepConfig(n_samples=400, seed=1))
+    held_out: dict[str, SweepConfig] = field(default_factory=lambda: default_held_out())
     out_dir: str = "data/spice"
 
     @classmethod
     def from_dict(cls, data: Any, path: str = "datagen") -> "DatagenParams":
-        """The section from its params.yaml mapping (errors name ``datagen.<field>``)."""
-        return super().from_dict(data, path)
+        """The section from its params.yaml mapping (errors name ``datagen.<field>``).
+
+        ``held_out`` (a mapping of sweeps, which the base reader would take for one
+        sweep) is laid over the rest once that is read, and checked by :meth:`check`."""
+        if not isinstance(data, Mapping) or "held_out" not in data:
+            return super().from_dict(data, path)
+        rest = {k: v for k, v in data.items() if k != "held_out"}
+        section = super().from_dict(rest, path)
+        try:
+            return replace(section, held_out=data["held_out"])
+        except ConfigError as err:
+            raise err.under(path) from None
 
     def check(self) -> None:
         configs = self.configs
@@ -158,6 +210,38 @@ class DatagenParams(CheckedSection):
             raise SweepFieldError("test.seed", f"must differ from train.seed (the test set "
                                                f"would repeat the training samples), both "
                                                f"are {self.train.seed!r}")
+        self.set("held_out", self._checked_held_out())
+
+    def _checked_held_out(self) -> dict[str, SweepConfig]:
+        """``held_out`` with each entry a checked :class:`SweepConfig` (errors name
+        ``held_out.<name>.<field>``); ``None`` is no set."""
+        held_out = {} if self.held_out is None else self.held_out
+        if not isinstance(held_out, Mapping):
+            raise SweepFieldError("held_out", f"must be a mapping of held-out test sweeps "
+                                              f"(name -> sweep settings), got {held_out!r}")
+        out: dict[str, SweepConfig] = {}
+        for name, value in held_out.items():
+            if not isinstance(name, str) or not name or "/" in name or name in SPLITS:
+                raise SweepFieldError("held_out", f": bad set name {name!r} (non-empty text "
+                                                  f"without '/', not {' or '.join(SPLITS)}: "
+                                                  f"it names a directory beside them)")
+            at = f"held_out.{name}"
+            if isinstance(value, Mapping):
+                value = SweepConfig.from_dict(value, at)
+            elif not isinstance(value, SweepConfig):
+                raise SweepFieldError(at, f"must be a mapping of sweep settings, got {value!r}")
+            if value.seed == self.train.seed and value.sampler == self.train.sampler:
+                raise SweepFieldError(f"{at}.seed", f"must differ from train.seed when the "
+                                                    f"sampler is train's (the set would repeat "
+                                                    f"the training samples), both are "
+                                                    f"{value.seed!r}")
+            out[name] = value
+        return out
+
+    def sweeps(self) -> dict[str, SweepConfig]:
+        """Every sweep of a crossbar by its directory name: ``train``, ``test``, then
+        each held-out set."""
+        return {"train": self.train, "test": self.test, **self.held_out}
 
     def specs(self, params: Mapping[str, Any]) -> list[CrossbarSpec]:
         """The crossbar spec of each entry of ``configs``: params.yaml's ``crossbar``

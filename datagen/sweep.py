@@ -2,7 +2,9 @@
 
 ``python -m datagen.sweep --params params.yaml`` simulates, for every crossbar listed
 under ``datagen.configs`` (overrides of the ``crossbar`` section), a training set and a
-held-out test set into ``data/spice/<tag>/{train,test}`` (see :mod:`datagen.dataset`).
+held-out test set into ``data/spice/<tag>/{train,test}`` (see :mod:`datagen.dataset`),
+and each named held-out set of ``datagen.held_out`` into ``data/spice/<tag>/<name>``
+(the same sweep machinery: resumable, with a manifest and failure handling).
 
 Each chunk of samples is drawn from its own seed (the sweep seed, the split and the
 chunk number), simulated in its own ngspice process and written as its own shard; the
@@ -465,7 +467,8 @@ def failure_message(summaries: Mapping[str, Mapping[str, Any]],
 
 
 def main(argv: list[str] | None = None) -> None:
-    """The ``datagen`` stage: every sweep of params.yaml's ``datagen`` section, a summary
+    """The ``datagen`` stage: every sweep of params.yaml's ``datagen`` section (train,
+    test, then each held-out set, per crossbar), a summary (``<tag>/<sweep>`` keys)
     in ``--summary``, and a non-zero exit with a message when a config value is bad,
     ngspice is missing or too old, a directory is locked by another sweep, a circuit
     check fails or any sweep ends with failed samples (see :func:`failure_message`)."""
@@ -489,7 +492,7 @@ def main(argv: list[str] | None = None) -> None:
     summary = {}
     for spec in specs:
         tag = spec.tag
-        for split, cfg in (("train", dp.train), ("test", dp.test)):
+        for split, cfg in dp.sweeps().items():
             try:
                 summary[f"{tag}/{split}"] = run_sweep(spec, cfg, Path(dp.out_dir) / tag / split)
             except (EngineCheckError, SweepLockedError, NgspiceError, DatasetError) as exc:
