@@ -15,6 +15,8 @@
         geniex_workload: data/spice_workload   # data_dir (<dir>/<tag>/train)
       extra_test_sets:                     # name -> data dir: every model is also scored on
         workload: data/spice_workload      # <dir>/<tag>/test, labelled "<label>/<name>"
+      # held_out: the names of datagen.held_out (derived, or listed): every model is also
+      #           scored on <data_dir>/<tag>/<name>, labelled "<label>/<name>"
       evaluate: {parity_points: 2000, hist_bins: 60}
       bench: {sizes: [32, 64], tiles: 64, vectors: 256, repeats: 7, hidden: [500], threads: 1}
 
@@ -22,8 +24,8 @@ Every key has a default (:class:`SurrogateParams`, :class:`GeniexConfig`,
 :class:`EvaluateParams`, :class:`BenchParams` are :class:`spice_netlists.config.ConfigSection`
 subclasses); a bad or unknown key is a :class:`spice_netlists.config.ConfigError` naming
 its dotted path, e.g. ``surrogate.variants.geniex.lr must be > 0, got -1``. ``train_data_dirs``
-may only name variants; ``extra_test_sets`` names must be non-empty and contain no
-``/``. A dataset directory that does not exist is an error naming its path
+may only name variants; ``extra_test_sets`` and ``held_out`` names must be non-empty,
+contain no ``/`` and not repeat each other. A dataset directory that does not exist is an error naming its path
 (:func:`require_dataset`), raised before any training or evaluation starts.
 """
 
@@ -144,6 +146,16 @@ def resolve_variants(variants: Mapping[str, Any], path: str = "surrogate.variant
     return out
 
 
+def held_out_names(params: Mapping[str, Any]) -> tuple[str, ...]:
+    """The names of the ``datagen`` section's held-out sets (``datagen.held_out``, its
+    defaults where the section does not give it), which datagen writes to
+    ``<out_dir>/<tag>/<name>``; ``()`` where params has no ``datagen`` section."""
+    if not section(params, "datagen"):
+        return ()
+    from datagen.config import DatagenParams    # datagen imports surrogate's solver
+    return tuple(DatagenParams.from_dict(section(params, "datagen")).held_out)
+
+
 def dataset_tags(params: Mapping[str, Any]) -> tuple[str, ...]:
     """The dataset tags datagen writes for a whole params mapping: the ``crossbar``
     section with each ``datagen.configs`` override, as ``spec.tag``
@@ -174,6 +186,11 @@ class SurrogateParams(ConfigSection):
         extra_test_sets: name -> data directory every model is also scored on
             (``<dir>/<tag>/test``, labelled ``<label>/<name>``); names are non-empty
             and have no ``/``.
+        held_out: names of the held-out sets datagen writes beside ``train`` and
+            ``test`` (``<data_dir>/<tag>/<name>``); every model is also scored on them,
+            labelled ``<label>/<name>``. :func:`load_params` derives them from
+            ``datagen.held_out`` (:func:`held_out_names`) unless the section lists
+            them; names are non-empty, have no ``/`` and are not also extra test sets.
         evaluate: the evaluate stage's plot sizes (:class:`EvaluateParams`).
         bench: the bench stage's settings (:class:`BenchParams`).
     """
@@ -185,6 +202,7 @@ class SurrogateParams(ConfigSection):
     variants: dict[str, GeniexConfig] = field(default_factory=_default_variants)
     train_data_dirs: dict[str, str] = field(default_factory=dict)
     extra_test_sets: dict[str, str] = field(default_factory=dict)
+    held_out: tuple[str, ...] = ()
     evaluate: EvaluateParams = field(default_factory=EvaluateParams)
     bench: BenchParams = field(default_factory=BenchParams)
 
@@ -216,6 +234,16 @@ class SurrogateParams(ConfigSection):
             if not name or "/" in name:
                 raise ConfigError("extra_test_sets", f": bad name {name!r} (non-empty, no "
                                                      f"'/': it ends the report labels)")
+        if not isinstance(self.held_out, (list, tuple)):
+            raise ConfigError("held_out", f"must be a list of held-out set names, got "
+                                          f"{self.held_out!r}")
+        set_("held_out", tuple(check_str(f"held_out[{k}]", n, nonempty=True)
+                               for k, n in enumerate(self.held_out)))
+        for k, name in enumerate(self.held_out):
+            if "/" in name or name in self.extra_test_sets:
+                raise ConfigError(f"held_out[{k}]", f": bad name {name!r} (no '/', and not "
+                                                    f"also an extra test set: it ends the "
+                                                    f"report labels)")
 
     @classmethod
     def from_dict(cls, data: Any, path: str = SECTION) -> "SurrogateParams":
@@ -236,8 +264,9 @@ class SurrogateParams(ConfigSection):
             if key in data:
                 data[key] = sub.from_dict({} if data[key] is None else data[key],
                                           join_path(path, key))
-        if "datasets" in data and isinstance(data["datasets"], list):
-            data["datasets"] = tuple(data["datasets"])
+        for key in ("datasets", "held_out"):
+            if key in data and isinstance(data[key], list):
+                data[key] = tuple(data[key])
         try:
             return cls(**data)
         except ConfigError as err:
@@ -255,11 +284,17 @@ class SurrogateParams(ConfigSection):
         root = self.data_dir if test_set is None else self.extra_test_sets[test_set]
         return Path(root) / tag / "test"
 
+    def held_out_dir(self, tag: str, name: str) -> Path:
+        """``<data_dir>/<tag>/<name>``: the held-out set ``name`` datagen writes."""
+        return Path(self.data_dir) / tag / name
+
     def test_sets(self, tag: str) -> list[tuple[str, Path]]:
         """``(label suffix, directory)`` of every test set of ``tag``: the main one
-        (suffix ``""``), then each extra set (suffix ``"/<name>"``)."""
-        return [("", self.test_dir(tag))] + [(f"/{name}", self.test_dir(tag, name))
-                                             for name in self.extra_test_sets]
+        (suffix ``""``), then each extra set, then each held-out set (suffix
+        ``"/<name>"``)."""
+        return ([("", self.test_dir(tag))]
+                + [(f"/{name}", self.test_dir(tag, name)) for name in self.extra_test_sets]
+                + [(f"/{name}", self.held_out_dir(tag, name)) for name in self.held_out])
 
     def checkpoint(self, variant: str, tag: str) -> Path:
         """``<models_dir>/<variant>/<tag>.pt``."""
@@ -280,7 +315,8 @@ def require_dataset(directory: str | Path, role: str) -> Path:
 def load_params(path: str | Path) -> SurrogateParams:
     """The ``surrogate`` section of the params file at ``path`` (defaults where it is
     absent or empty); ``datasets``, unless the section lists them, are the tags of
-    the ``datagen`` section's crossbars (:func:`dataset_tags`).
+    the ``datagen`` section's crossbars (:func:`dataset_tags`), and ``held_out`` the
+    names of its held-out sets (:func:`held_out_names`).
 
     Raises:
         spice_netlists.config.ConfigError: the file is missing, not YAML, empty or not
@@ -291,6 +327,8 @@ def load_params(path: str | Path) -> SurrogateParams:
     data = section(params, SECTION)
     if isinstance(data, Mapping) and "datasets" not in data:
         data = {**data, "datasets": list(dataset_tags(params))}
+    if isinstance(data, Mapping) and "held_out" not in data:
+        data = {**data, "held_out": list(held_out_names(params))}
     return SurrogateParams.from_dict(data, SECTION)
 
 

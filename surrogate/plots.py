@@ -100,8 +100,8 @@ def error_histograms(out: Path, predictions: Predictions, specs: Mapping[str, Cr
 def rmse_vs_size(out: Path, report: Mapping[str, Mapping[str, object]],
                  specs: Mapping[str, CrossbarSpec], models: list[str]) -> None:
     """RMSE (% FS) against crossbar size, one panel per device, read voltage and test
-    set (labels ``<spec label><suffix>``: the main sets have no suffix, extra test sets
-    ``/<name>``)."""
+    set (labels ``<spec label><suffix>``: the main sets have no suffix, extra and
+    held-out test sets ``/<name>``)."""
     suffix = {label: label[len(s.label):] for label, s in specs.items()}
     groups = sorted({(s.device, s.v_read_max, suffix[label]) for label, s in specs.items()})
     fig, axes = plt.subplots(1, len(groups), squeeze=False, figsize=(4.2 * len(groups), 3.4))

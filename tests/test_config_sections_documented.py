@@ -27,13 +27,16 @@ SECTIONS: list[ConfigSection] = [
     SweepConfig(n_samples=10, seed=4, sampler={"name": "workload", "workload_pool": "p.npz"},
                 engine="circuit", check_fraction=0.5),
     DatagenParams(configs=({}, {"rows": 8}), train=SweepConfig(seed=2), out_dir="x"),
+    SamplerConfig(name="coverage", min_input_sparsity=0.1, dense_fraction=0.3, g_mean_low=0.4),
+    DatagenParams(held_out={"dense": SweepConfig(seed=7, sampler={"name": "coverage",
+                                                                  "max_input_sparsity": 0})}),
     # functional_sim
     SimConfig(adc_bits=10, negative_weights="offset", crossbar_model="geniex",
               checkpoint="m/x.pt", spec=CrossbarSpec(rows=8, cols=4)),
     TrainConfig(nets=("digits_mlp",), epochs=2, lr=0.01),
     GroundTruthConfig(enabled=False, models=("ideal",), reference="analytical"),
     WorkloadConfig(net="digits_cnn", images=8, pool_size=30, train_samples=20, test_samples=5),
-    StudyConfig(crossbar_model="analytical", voltages=(0.3,), sim=SimConfig(adc_bits=9),
+    StudyConfig(crossbar_model="analytical", settings=({"v_read_max": 0.3},), sim=SimConfig(adc_bits=9),
                 train={"epochs": 3}, workload={"images": 4}),
 ]
 
@@ -64,5 +67,5 @@ SECTIONS += [
     EvaluateParams(parity_points=10, hist_bins=5),
     BenchParams(sizes=(4,), tiles=2, repeats=1, hidden=(8,)),
     SurrogateParams(datasets=("a",), variants={"geniex": GeniexConfig(epochs=3)},
-                    extra_test_sets={"w": "d"}, bench=BenchParams(tiles=3)),
+                    extra_test_sets={"w": "d"}, held_out=("dense",), bench=BenchParams(tiles=3)),
 ]

@@ -6,7 +6,6 @@ ngspice sweeps (and their stamps) exactly as they were. All with the real ngspic
 from __future__ import annotations
 
 import re
-from dataclasses import asdict
 
 import numpy as np
 import pyarrow.parquet as pq
@@ -90,9 +89,12 @@ def test_bad_engine_or_check_fraction_is_refused_naming_the_field():
 def test_ngspice_sweep_stamp_is_unchanged_and_switching_engine_starts_afresh(tmp_path):
     cfg = SweepConfig(n_samples=8, seed=2, chunk_size=4, workers=1)
     run_sweep(SINH8, cfg, tmp_path, progress=False)
-    # the stamp as written before engines existed: existing ngspice datasets stay valid
+    # the stamp as written before engines (and the sampler's later knobs, at their
+    # defaults) existed: existing ngspice datasets stay valid
+    sampler = {"name": "uniform", "input_bits": 1, "weight_bits": 2, "max_input_sparsity": 0.9,
+               "max_weight_sparsity": 0.9, "workload_pool": ""}
     assert _sweep_yaml(tmp_path) == {"spec": SINH8.to_dict(), "sweep": {
-        "seed": 2, "sampler": asdict(SamplerConfig()), "chunk_size": 4, "reltol": cfg.reltol}}
+        "seed": 2, "sampler": sampler, "chunk_size": 4, "reltol": cfg.reltol}}
     assert run_sweep(SINH8, cfg, tmp_path, progress=False)["simulated_now"] == 0
     circuit = SweepConfig(n_samples=8, seed=2, chunk_size=4, workers=1, engine="circuit")
     assert run_sweep(SINH8, circuit, tmp_path, progress=False)["simulated_now"] == 8

@@ -87,7 +87,8 @@ def test_train_then_evaluate_write_checkpoints_curves_and_rmse_report(params_fil
     report = json.loads((params_file.parent / "reports" / "rmse.json").read_text())
     models = ["ideal", "analytical", "analytical_device", "geniex", "geniex_published",
               "geniex_residual", "geniex_alt"]
-    assert sorted(report) == sorted(models + ["analytical_over_geniex"])
+    assert sorted(report) == sorted(models + ["analytical_over_geniex",
+                                              "geniex_over_analytical_device"])
     main_labels = ["4x4/sinh/Ron100k/0.5V", "8x8/sinh/Ron100k/0.5V"]
     labels = sorted(main_labels + [f"{label}/alt" for label in main_labels])
     for model in models:
