@@ -9,7 +9,8 @@ holds the mapping fields only (:data:`SIM_PARAM_KEYS`); the physics comes from t
 ``crossbar`` section and the model from the study, so that physics lives in one place.
 
 This module is also the stages' one reader of params.yaml: :func:`read_params`,
-:func:`study_config`, :func:`base_spec`, :func:`net_path`, :func:`geniex_checkpoint`.
+:func:`study_config`, :func:`study_specs`, :func:`base_spec`, :func:`net_path`,
+:func:`geniex_checkpoint`.
 The dataclass defaults are params.yaml's values.
 """
 
@@ -27,7 +28,8 @@ from spice_netlists.config import read_params as _read_params_file
 
 __all__ = ["ConfigError", "SimConfig", "TrainConfig", "GroundTruthConfig", "WorkloadConfig",
            "StudyConfig", "SIM_PARAM_KEYS", "NEGATIVE_WEIGHT_SCHEMES", "WEIGHT_SCALES",
-           "read_params", "study_config", "models_dir", "base_spec", "net_path", "geniex_checkpoint"]
+           "read_params", "study_config", "study_specs", "variant_names", "models_dir", "base_spec",
+           "net_path", "geniex_checkpoint"]
 
 NEGATIVE_WEIGHT_SCHEMES = ("differential", "offset")
 WEIGHT_SCALES = ("per_layer", "per_channel")
@@ -47,6 +49,17 @@ def _model_names() -> tuple[str, ...]:
     from surrogate import MODEL_NAMES
 
     return tuple(MODEL_NAMES)
+
+
+#: the GENIEx variant the study loads as ``geniex`` (``make_model("geniex")``)
+GENIEX_VARIANT = "geniex"
+
+
+def _str_names(name: str, value: Any) -> tuple[str, ...]:
+    """``value`` as a tuple of non-empty strings (a list, not one string)."""
+    if isinstance(value, str) or not isinstance(value, (list, tuple)):
+        raise ConfigError(name, f"must be a list of names, got {value!r}")
+    return tuple(check_str(f"{name}[{k}]", item, nonempty=True) for k, item in enumerate(value))
 
 
 def _names(name: str, value: Any, choices: tuple[str, ...], what: str) -> tuple[str, ...]:
@@ -169,45 +182,62 @@ class TrainConfig(ConfigSection):
 @dataclass(frozen=True)
 class GroundTruthConfig(ConfigSection):
     """The ``functional_sim.ground_truth`` section (stage ``accuracy_ground_truth``):
-    which cheap crossbar model predicts a network's accuracy best, against an exact
-    reference, itself checked against SPICE on a few images.
+    which cheap crossbar model predicts a network's accuracy, against an exact
+    reference run on every crossbar read of the whole test subset, itself checked
+    against SPICE on some of those images.
 
-    The images are the study's own: ``functional_sim.test_subset`` seeded test images
-    (the whole test split where that is larger), so no second count lives here.
+    It runs at every tile setting of the study (``functional_sim.settings``) on the
+    study's own images: ``functional_sim.test_subset`` seeded test images (the whole
+    test split where that is smaller), so no second count lives here.
 
     Attributes:
         enabled: run the stage; when false it writes ``{"enabled": false}`` only.
-        net: the network run (one of ``functional_sim.nets.NETS``), loaded from
+        nets: the networks run (names of ``functional_sim.nets.NETS``), loaded from
             ``functional_sim.nets_dir``.
-        models: the cheap crossbar models scored against the reference (names of
-            ``surrogate.MODEL_NAMES``).
-        reference: the model every MVM of the whole test subset is run through, the
-            truth the cheap models are scored against (a name of
-            ``surrogate.MODEL_NAMES``; ``circuit``: the exact nonlinear network).
-        spice_check_images: test images (the first ones of the seeded choice, as
-            ``pick_test_images`` draws them) on which ``spice`` (ngspice on every tile
-            read) runs in the loop beside the reference, to show that the reference
-            gives SPICE's layer outputs and predictions; 0 disables the SPICE
-            cross-check. Must be 0 when ``reference`` is ``spice`` itself, and at most
-            the number of test images the reference runs on (checked by the stage, which
-            knows the test split's size, so that other stages are not held to it).
+        models: the cheap crossbar models scored against the reference: names of
+            ``surrogate.MODEL_NAMES`` or GENIEx variants of ``surrogate.variants``
+            (``geniex_workload``), each variant loading its checkpoint
+            ``<surrogate.models_dir>/<variant>/<tag>.pt``.
+        reference: the model every crossbar read of the whole test subset is run
+            through, the truth the cheap models are scored against (``circuit``: the
+            exact nonlinear network).
+        spice_check_net: the network (one of ``nets`` or not) whose images run in
+            ngspice beside the reference.
+        spice_check_images: test images of ``spice_check_net`` (the first ones of the
+            seeded choice, as ``pick_test_images`` draws them) on which ``spice``
+            (ngspice on every tile read) runs in the loop beside the reference, to show
+            that the reference gives SPICE's layer outputs and predictions; 0 disables
+            the SPICE cross-check. Must be 0 when ``reference`` is ``spice`` itself, and
+            at most the number of test images (checked by the stage, which knows the
+            test split's size).
+        spice_check_settings: the labels of the settings (``64x64/sinh/Ron25k/0.5V``,
+            as the report names them) at which the SPICE check runs; empty: every
+            setting. ngspice costs ~8x more per doubling of the tile side, so a study of
+            128x128 tiles checks the smaller ones.
 
-    Every name is checked here, before any SPICE run.
+    Every name is checked before any SPICE run.
     """
 
     enabled: bool = True
-    net: str = "digits_mlp"
-    models: tuple[str, ...] = ("ideal", "analytical", "analytical_device", "geniex")
+    nets: tuple[str, ...] = ("digits_mlp",)
+    models: tuple[str, ...] = ("ideal", "analytical", "analytical_device", "geniex",
+                               "geniex_workload")
     reference: str = "circuit"
-    spice_check_images: int = 8
+    spice_check_net: str = "digits_mlp"
+    spice_check_images: int = 16
+    spice_check_settings: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        models = _model_names()
         check_bool("enabled", self.enabled)
-        object.__setattr__(self, "models", _names("models", self.models, models, "model names"))
-        check_choice("reference", self.reference, models)
-        check_choice("net", self.net, _net_names())
+        object.__setattr__(self, "nets", _names("nets", self.nets, _net_names(), "networks"))
+        if not self.nets:
+            raise ConfigError("nets", "must name at least one network")
+        object.__setattr__(self, "models", _str_names("models", self.models))
+        check_str("reference", self.reference, nonempty=True)
+        check_choice("spice_check_net", self.spice_check_net, _net_names())
         check_int("spice_check_images", self.spice_check_images, 0)
+        object.__setattr__(self, "spice_check_settings",
+                           _str_names("spice_check_settings", self.spice_check_settings))
         if self.reference == "spice" and self.spice_check_images:
             raise ConfigError("spice_check_images", f"must be 0 when reference is 'spice' "
                               f"(the reference is ngspice already), got "
@@ -215,11 +245,13 @@ class GroundTruthConfig(ConfigSection):
 
     @classmethod
     def from_dict(cls, data: Any, path: str = "") -> "GroundTruthConfig":
-        if isinstance(data, Mapping) and "n_images" in data:
-            raise ConfigError(join_path(path, "n_images"),
-                              "is no longer a key: the reference runs on "
-                              "functional_sim.test_subset images and SPICE on "
-                              "spice_check_images of them")
+        if isinstance(data, Mapping):
+            for key, why in (("n_images", "the reference runs on functional_sim.test_subset "
+                                          "images and SPICE on spice_check_images of them"),
+                             ("net", "list the networks in nets (e.g. [digits_mlp]); the "
+                                     "SPICE check runs on spice_check_net")):
+                if key in data:
+                    raise ConfigError(join_path(path, key), f"is no longer a key: {why}")
         return super().from_dict(data, path)
 
 
@@ -280,30 +312,39 @@ class StudyConfig(ConfigSection):
 
     Attributes:
         crossbar_model: the model of the headline figure.
-        models: the crossbar models compared (``ideal`` is always added).
-        voltages: read voltages (V); each sets the tile spec's ``v_read_max``.
+        models: the crossbar models compared (``ideal`` is always added): names of
+            ``surrogate.MODEL_NAMES`` or GENIEx variants of ``surrogate.variants``.
+        settings: the tile settings the study and the ground truth run at, each a
+            mapping of overrides of the ``crossbar`` section, as ``datagen.configs``
+            entries are (``{rows: 64, cols: 64, g_on: 4.0e-05, v_read_max: 0.5}``).
+            Empty: one setting per ``datagen.configs`` entry, so that every setting has
+            its datasets and GENIEx checkpoints.
         test_subset: test images scored per network (0 = the whole test split).
         batch_size: images per forward pass in the study.
         nets_dir: where trained networks live (``<nets_dir>/<net>.pt``).
         models_dir: the surrogate's ``surrogate.models_dir`` (not a key of this
             section: :func:`study_config` reads it there); GENIEx checkpoints are
-            ``<models_dir>/geniex/<tag>.pt``, where the ``surrogate`` stage writes them.
+            ``<models_dir>/<variant>/<tag>.pt``, where the ``surrogate`` stage writes them.
+        variants: the GENIEx variants of ``surrogate.variants`` (not a key of this
+            section: :func:`study_config` reads them there); each is a model name the
+            study accepts.
         seed: seeds the train/test splits and the test subset.
         sim: the mapping (bit widths, schemes; only :data:`SIM_PARAM_KEYS` in
             params.yaml); its spec comes from ``crossbar``.
         train: how the networks are trained.
         ground_truth: the ground-truth stage (reference model over the test
-            subset, SPICE cross-check on a few images).
+            subset, SPICE cross-check on some images).
         workload: the ``workload_data`` stage's section.
     """
 
     crossbar_model: str = "geniex"
     models: tuple[str, ...] = ("analytical", "analytical_device", "geniex")
-    voltages: tuple[float, ...] = (0.25, 0.5)
+    settings: tuple[dict, ...] = ()
     test_subset: int = 500
     batch_size: int = 100
     nets_dir: str = "models/nets"
     models_dir: str = "models"
+    variants: tuple[str, ...] = (GENIEX_VARIANT, "geniex_published", "geniex_workload")
     seed: int = 0
     sim: SimConfig = field(default_factory=SimConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
@@ -311,14 +352,18 @@ class StudyConfig(ConfigSection):
     workload: WorkloadConfig = field(default_factory=WorkloadConfig)
 
     def __post_init__(self) -> None:
-        models = _model_names()
+        object.__setattr__(self, "variants", _str_names("variants", self.variants))
+        models = self.model_names
         check_choice("crossbar_model", self.crossbar_model, models)
         object.__setattr__(self, "models", _names("models", self.models, models, "model names"))
-        if isinstance(self.voltages, str) or not isinstance(self.voltages, (list, tuple)):
-            raise ConfigError("voltages", f"must be a list of positive numbers, got "
-                                          f"{self.voltages!r}")
-        object.__setattr__(self, "voltages", tuple(
-            check_number("voltages", v, positive=True) for v in self.voltages))
+        if isinstance(self.settings, (str, Mapping)) or not isinstance(self.settings, (list, tuple)):
+            raise ConfigError("settings", f"must be a list of mappings of crossbar overrides "
+                                          f"(empty: one per datagen.configs entry), got "
+                                          f"{self.settings!r}")
+        known = [f.name for f in fields(CrossbarSpec)]
+        for k, overrides in enumerate(self.settings):
+            check_mapping(f"settings[{k}]", overrides, known, "crossbar overrides")
+        object.__setattr__(self, "settings", tuple(dict(o) for o in self.settings))
         check_int("test_subset", self.test_subset, 0)
         check_int("batch_size", self.batch_size, 1)
         check_int("seed", self.seed, 0)
@@ -332,25 +377,39 @@ class StudyConfig(ConfigSection):
                 object.__setattr__(self, name, cls.from_dict(value, name))
             elif not isinstance(value, cls):
                 raise ConfigError(name, f"must be a mapping of settings, got {value!r}")
+        gt = self.ground_truth
+        _names("ground_truth.models", gt.models, models, "model names")
+        check_choice("ground_truth.reference", gt.reference, models)
+
+    @property
+    def model_names(self) -> tuple[str, ...]:
+        """Every model name the study accepts: the factories of ``surrogate.MODEL_NAMES``
+        and the GENIEx variants."""
+        return tuple(dict.fromkeys((*_model_names(), *self.variants)))
 
     @classmethod
-    def from_dict(cls, data: Any, path: str = "") -> "StudyConfig":
+    def from_dict(cls, data: Any, path: str = "", **derived: Any) -> "StudyConfig":
         """Build the section at ``path`` (``functional_sim``); ``sim`` holds the
-        :data:`SIM_PARAM_KEYS` only."""
+        :data:`SIM_PARAM_KEYS` only. ``derived`` sets the fields read elsewhere in
+        params.yaml (``models_dir``, ``variants``)."""
         if isinstance(data, Mapping):
-            if "geniex_dir" in data:
-                raise ConfigError(join_path(path, "geniex_dir"),
-                                  "is no longer a key: GENIEx checkpoints are "
-                                  "<surrogate.models_dir>/geniex/<tag>.pt")
+            for key, why in (("geniex_dir", "GENIEx checkpoints are "
+                                            "<surrogate.models_dir>/<variant>/<tag>.pt"),
+                             ("voltages", "list the tile settings in functional_sim.settings "
+                                          "(e.g. [{v_read_max: 0.25}, {v_read_max: 0.5}]); "
+                                          "empty: one per datagen.configs entry")):
+                if key in data:
+                    raise ConfigError(join_path(path, key), f"is no longer a key: {why}")
             check_mapping(path or cls.__name__, data, STUDY_PARAM_KEYS)
             if isinstance(data.get("sim"), Mapping):
                 check_mapping(join_path(path, "sim"), data["sim"], SIM_PARAM_KEYS)
+            data = {**data, **derived}
         return super().from_dict(data, path)
 
-    def with_overrides(self, overrides: Mapping[str, Any], path: str = "") -> "StudyConfig":
-        """A copy with dotted-path overrides of the section's keys (``models_dir``
-        kept)."""
-        return super().with_overrides(overrides, path).with_(models_dir=self.models_dir)
+    def _rebuild(self, data: dict[str, Any], path: str) -> "StudyConfig":
+        """:meth:`with_overrides`' rebuild: ``models_dir`` and ``variants`` kept."""
+        return type(self).from_dict(data, path, models_dir=self.models_dir,
+                                    variants=list(self.variants))
 
     @property
     def workload_config(self) -> WorkloadConfig:
@@ -368,15 +427,16 @@ class StudyConfig(ConfigSection):
 
     def to_dict(self) -> dict[str, Any]:
         """The params.yaml section; inverse of :meth:`from_dict` (``sim``: the
-        :data:`SIM_PARAM_KEYS` only; ``models_dir`` lives in ``surrogate``)."""
+        :data:`SIM_PARAM_KEYS` only; ``models_dir`` and ``variants`` live in
+        ``surrogate``)."""
         data = super().to_dict()
-        del data["models_dir"]
+        del data["models_dir"], data["variants"]
         data["sim"] = self.sim.param_dict()
         return data
 
 
 #: the keys of params.yaml's ``functional_sim`` section
-STUDY_PARAM_KEYS = tuple(f.name for f in fields(StudyConfig) if f.name != "models_dir")
+STUDY_PARAM_KEYS = tuple(f.name for f in fields(StudyConfig) if f.name not in ("models_dir", "variants"))
 
 
 # ----------------------------------------------------------------------------- reading
@@ -390,8 +450,6 @@ def read_params(path: str | Path) -> dict[str, Any]:
     return _read_params_file(path)
 
 
-#: the GENIEx variant the study loads (``make_model("geniex")``)
-GENIEX_VARIANT = "geniex"
 
 
 def models_dir(params: Mapping[str, Any]) -> str:
@@ -402,14 +460,55 @@ def models_dir(params: Mapping[str, Any]) -> str:
 
 def study_config(params: Mapping[str, Any]) -> StudyConfig:
     """The ``functional_sim`` section (defaults where it is absent or empty), with the
-    checkpoints' ``models_dir`` from ``surrogate.models_dir``.
+    checkpoints' ``models_dir`` and the GENIEx ``variants`` from the ``surrogate``
+    section.
 
     Raises:
         ConfigError: the section is not a mapping, or a value of it is bad; the message
             names the dotted path (``functional_sim.sim.adc_bits``).
     """
-    cfg = StudyConfig.from_dict(section(params, "functional_sim"), "functional_sim")
-    return cfg.with_(models_dir=models_dir(params))
+    return StudyConfig.from_dict(section(params, "functional_sim"), "functional_sim",
+                                 models_dir=models_dir(params),
+                                 variants=list(variant_names(params)))
+
+
+def variant_names(params: Mapping[str, Any]) -> tuple[str, ...]:
+    """The GENIEx variants of ``surrogate.variants`` (params.yaml's, the
+    :class:`StudyConfig` default, where the section is absent or empty)."""
+    value = section(params, "surrogate.variants")
+    if not isinstance(value, Mapping):
+        raise ConfigError("surrogate.variants", f"must be a mapping of variants, got {value!r}")
+    if not value:
+        return StudyConfig.__dataclass_fields__["variants"].default
+    return tuple(dict.fromkeys((GENIEX_VARIANT, *value)))
+
+
+def study_specs(params: Mapping[str, Any], cfg: StudyConfig | None = None) -> tuple[CrossbarSpec, ...]:
+    """The tile spec of every study setting: the ``crossbar`` section with each entry of
+    ``functional_sim.settings`` laid over it, or, where that list is empty, the spec of
+    every ``datagen.configs`` entry (each once).
+
+    Raises:
+        ConfigError: an override makes an invalid spec (named
+            ``functional_sim.settings[k]``), or two different settings share a tag.
+    """
+    from datagen.config import DatagenParams
+
+    cfg = study_config(params) if cfg is None else cfg
+    if cfg.settings:
+        base = base_spec(params)
+        specs = [base.with_overrides(overrides, f"functional_sim.settings[{k}]")
+                 for k, overrides in enumerate(cfg.settings)]
+    else:
+        specs = DatagenParams.from_dict(params.get("datagen") or {}).specs(params)
+    out: dict[str, CrossbarSpec] = {}
+    for spec in specs:
+        if spec.tag in out and out[spec.tag] != spec:
+            raise ConfigError("functional_sim.settings", f"two different tile specs share the "
+                              f"tag {spec.tag!r} (its datasets and checkpoints): make them "
+                              f"differ in size, device, g_on or read voltage")
+        out.setdefault(spec.tag, spec)
+    return tuple(out.values())
 
 
 def base_spec(params: Mapping[str, Any]) -> CrossbarSpec:
@@ -427,7 +526,7 @@ def net_path(cfg: StudyConfig, name: str) -> Path:
     return Path(cfg.nets_dir) / f"{name}.pt"
 
 
-def geniex_checkpoint(cfg: StudyConfig, spec: CrossbarSpec) -> Path:
-    """The GENIEx checkpoint of a tile spec: ``<models_dir>/geniex/<spec.tag>.pt``, e.g.
-    ``models/geniex/32x32_sinh_Ron100k_0.25V.pt`` (the tag of its training datasets too)."""
-    return Path(cfg.models_dir) / GENIEX_VARIANT / f"{spec.tag}.pt"
+def geniex_checkpoint(cfg: StudyConfig, spec: CrossbarSpec, variant: str = GENIEX_VARIANT) -> Path:
+    """The checkpoint of a GENIEx variant at a tile spec: ``<models_dir>/<variant>/<spec.tag>.pt``,
+    e.g. ``models/geniex/32x32_sinh_Ron100k_0.25V.pt`` (the tag of its training datasets too)."""
+    return Path(cfg.models_dir) / variant / f"{spec.tag}.pt"

@@ -1,16 +1,18 @@
-"""Stage ``study``: DNN accuracy on simulated crossbars, per crossbar model and read voltage.
+"""Stage ``study``: DNN accuracy on simulated crossbars, per crossbar model and tile setting.
 
 ``python -m functional_sim.study --params params.yaml`` scores every trained network of
 ``functional_sim.train.nets`` on ``test_subset`` seeded test images:
 
 * in float (``float``), and
 * converted onto crossbars with each model of ``functional_sim.models`` (plus ``ideal``
-  and the headline ``crossbar_model``) at each read voltage of ``voltages``, which sets
-  the tile spec's ``v_read_max`` (GENIEx checkpoints: ``<surrogate.models_dir>/geniex/<tag>.pt``).
+  and the headline ``crossbar_model``) at each tile setting of ``functional_sim.settings``
+  (:func:`functional_sim.config.study_specs`; by default one per ``datagen.configs``
+  entry). GENIEx variants load ``<surrogate.models_dir>/<variant>/<tag>.pt``.
 
 Writes ``reports/accuracy.json``::
 
-    {"float": {"mnist_cnn": {"top1": …}}, "ideal": {"mnist_cnn": {"0.25V": {"top1": …}}},
+    {"float": {"mnist_cnn": {"top1": …}},
+     "ideal": {"mnist_cnn": {"32x32/sinh/Ron100k/0.25V": {"top1": …}}},
      "analytical": {…}, "geniex": {…}, "headline": {…}, "test_images": {"mnist_cnn": 500}}
 
 ``headline`` repeats the figures of ``crossbar_model``, so that swapping the headline
@@ -27,14 +29,14 @@ import argparse
 import json
 import time
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Sequence
 
 import torch
 from torch import nn
 
 from functional_sim import plots
-from functional_sim.config import (SimConfig, StudyConfig, base_spec, geniex_checkpoint,
-                                   net_path, read_params, study_config)
+from functional_sim.config import (SimConfig, StudyConfig, geniex_checkpoint, net_path,
+                                   read_params, study_config, study_specs)
 from functional_sim.convert import convert
 from functional_sim.data import Split, load_images, pick_test_images
 from functional_sim.inference import load_net, top1
@@ -44,41 +46,29 @@ from surrogate import make_model
 from surrogate.base import CrossbarModel
 
 
-def volt_key(v: float) -> str:
-    """JSON key of a read voltage, e.g. ``0.25V``."""
-    return f"{v:g}V"
-
-
-#: crossbar models that load a checkpoint (``<surrogate.models_dir>/geniex/<tag>.pt`` per tile spec)
-CHECKPOINT_MODELS = ("geniex",)
-
-
-def require_checkpoints(cfg: StudyConfig, spec: CrossbarSpec, models: Iterable[str]) -> None:
-    """Raise :class:`FileNotFoundError` naming every checkpoint that ``models`` need at
-    the study's read voltages (``spec`` with each ``v_read_max``) and that does not
-    exist, so that a missing one stops a stage before anything expensive runs."""
-    needed = [m for m in dict.fromkeys(models) if m in CHECKPOINT_MODELS]
-    if not needed:
-        return
-    paths = [geniex_checkpoint(cfg, spec.with_(v_read_max=volts)) for volts in cfg.voltages]
+def require_checkpoints(cfg: StudyConfig, specs: Iterable[CrossbarSpec],
+                        models: Iterable[str]) -> None:
+    """Raise :class:`FileNotFoundError` naming every checkpoint that ``models`` (the
+    GENIEx variants among them) need at the tile ``specs`` and that does not exist, so
+    that a missing one stops a stage before anything expensive runs."""
+    needed = [m for m in dict.fromkeys(models) if m in cfg.variants]
+    paths = [geniex_checkpoint(cfg, spec, variant) for variant in needed for spec in specs]
     missing = [str(path) for path in paths if not path.exists()]
     if missing:
         raise FileNotFoundError(f"missing GENIEx checkpoint(s) for model(s) {needed}: "
-                                f"{', '.join(missing)} (train them with the surrogate stage, "
-                                f"or drop {needed} from the functional_sim models)")
+                                f"{', '.join(missing)} (train them with the surrogate stage "
+                                f"for these settings, or drop them from the functional_sim "
+                                f"models)")
 
 
 def sim_config(cfg: StudyConfig, spec: CrossbarSpec, model: str) -> SimConfig:
-    """The SimConfig of one model at one tile spec (GENIEx gets its checkpoint path)."""
-    checkpoint = None
-    if model in CHECKPOINT_MODELS:
-        path = geniex_checkpoint(cfg, spec)
-        if not path.exists():
-            raise FileNotFoundError(f"no GENIEx checkpoint for {spec.label}: {path} (train it "
-                                    f"with the surrogate stage, or drop 'geniex' from "
-                                    f"functional_sim.models)")
-        checkpoint = str(path)
-    return cfg.sim.with_(spec=spec, crossbar_model=model, checkpoint=checkpoint)
+    """The SimConfig of one model at one tile spec: a GENIEx variant is the ``geniex``
+    model with the variant's checkpoint (``<models_dir>/<variant>/<tag>.pt``)."""
+    if model not in cfg.variants:
+        return cfg.sim.with_(spec=spec, crossbar_model=model, checkpoint=None)
+    require_checkpoints(cfg, [spec], [model])
+    return cfg.sim.with_(spec=spec, crossbar_model="geniex",
+                         checkpoint=str(geniex_checkpoint(cfg, spec, model)))
 
 
 def load_study_nets(cfg: StudyConfig) -> dict[str, tuple[nn.Module, torch.Tensor, torch.Tensor]]:
@@ -95,27 +85,26 @@ def load_study_nets(cfg: StudyConfig) -> dict[str, tuple[nn.Module, torch.Tensor
     return out
 
 
-def run_study(cfg: StudyConfig, spec: CrossbarSpec, device: str = "cpu",
+def run_study(cfg: StudyConfig, specs: Sequence[CrossbarSpec], device: str = "cpu",
               log: bool = True) -> dict[str, Any]:
-    """The accuracy report (see the module docstring). Every checkpoint the models
-    need is checked first (:func:`require_checkpoints`)."""
-    require_checkpoints(cfg, spec, cfg.all_models)
+    """The accuracy report at every tile spec of ``specs`` (see the module docstring).
+    Every checkpoint the models need is checked first (:func:`require_checkpoints`)."""
+    require_checkpoints(cfg, specs, cfg.all_models)
     nets = load_study_nets(cfg)
     report: dict[str, Any] = {"float": {}}
     for name, (net, x, y) in nets.items():
         report["float"][name] = {"top1": top1(net, x, y, cfg.batch_size, device)}
     for model_name in cfg.all_models:
         report[model_name] = {name: {} for name in nets}
-        for volts in cfg.voltages:
-            tile = spec.with_(v_read_max=volts)
+        for tile in specs:
             sim = sim_config(cfg, tile, model_name)
             model: CrossbarModel = make_model(sim.crossbar_model, tile, sim.checkpoint)
             for name, (net, x, y) in nets.items():
                 start = time.perf_counter()
                 acc = top1(convert(net, sim, model=model), x, y, cfg.batch_size, device)
-                report[model_name][name][volt_key(volts)] = {"top1": acc}
+                report[model_name][name][tile.label] = {"top1": acc}
                 if log:
-                    print(f"{model_name:>10} {volt_key(volts):>6} {name:>11}: top-1 {acc:.4f} "
+                    print(f"{model_name:>17} {tile.label:>26} {name:>13}: top-1 {acc:.4f} "
                           f"({len(y)} images, {time.perf_counter() - start:.1f} s)", flush=True)
     report["test_images"] = {name: len(y) for name, (_, _, y) in nets.items()}
     return report
@@ -147,8 +136,7 @@ def main(argv: list[str] | None = None) -> None:
     device = ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
     params = read_params(args.params)
     cfg = study_config(params)
-    spec = base_spec(params)
-    report = run_study(cfg, spec, device)
+    report = run_study(cfg, study_specs(params, cfg), device)
     write_outputs(report, cfg, Path(args.reports), Path(args.plots))
 
 

@@ -17,9 +17,11 @@ voltage; :func:`workload_specs`), so that ``<out_dir>/<tag>`` exists for every t
    distinct (V, G) goes wholly to one side (duplicates, which the network really
    repeats, keep their multiplicity), so no test sample repeats a training sample;
 3. runs datagen's resumable sweep with the ``workload`` sampler on each pool into
-   ``<out_dir>/<tag>/train`` and ``<out_dir>/<tag>/test`` (seeds ``seed`` and ``seed+1``).
+   ``<out_dir>/<tag>/train`` and ``<out_dir>/<tag>/test`` (seeds ``seed`` and ``seed+1``),
+   with the engine of ``datagen.train`` (``engine``, ``check_fraction``: ``circuit``
+   re-runs a share of the samples in ngspice).
 
-``functional_sim.voltages`` (the study's read voltages) plays no part here: the stage
+``functional_sim.settings`` (the study's tile settings) plays no part here: the stage
 follows the datasets, the study follows its own section.
 
 A rerun with the same parameters and network reuses the pools and resumes the sweeps
@@ -160,11 +162,16 @@ def _prepare_sweeps(out: Path, pools: Mapping[str, Any]) -> None:
     stamp_file.write_text(yaml.safe_dump(new, sort_keys=False))
 
 
-def sweep_configs(wc: WorkloadConfig, tag: str) -> dict[str, SweepConfig]:
-    """The train and test sweeps of one spec (each on its own pool, own seed)."""
+def sweep_configs(wc: WorkloadConfig, tag: str,
+                  engine: SweepConfig | None = None) -> dict[str, SweepConfig]:
+    """The train and test sweeps of one spec (each on its own pool, own seed), run by the
+    engine of ``engine`` (its ``engine`` and ``check_fraction``: the stage passes
+    ``datagen.train``, so that workload data is made the way random data is)."""
     files = pool_files(wc, tag)
+    engine = SweepConfig() if engine is None else engine
     return {split: SweepConfig(n_samples=n, seed=wc.seed + k, chunk_size=wc.chunk_size,
-                               workers=wc.workers,
+                               workers=wc.workers, engine=engine.engine,
+                               check_fraction=engine.check_fraction,
                                sampler=SamplerConfig(name="workload",
                                                      workload_pool=str(files[split])))
             for k, (split, n) in enumerate((("train", wc.train_samples),
@@ -189,6 +196,7 @@ def run_workload_data(params: Mapping[str, Any], *, progress: bool = True) -> di
     """The whole stage for a parsed params file; returns a summary per dataset tag."""
     cfg = study_config(params)
     wc = cfg.workload_config
+    train = DatagenParams.from_dict(params.get("datagen") or {}, "datagen").train
     summary: dict[str, Any] = {}
     for spec in workload_specs(params):
         tag = spec.tag
@@ -196,7 +204,7 @@ def run_workload_data(params: Mapping[str, Any], *, progress: bool = True) -> di
         out = Path(wc.out_dir) / tag
         _prepare_sweeps(out, pools)
         entry = dict(pools)
-        for split, sweep in sweep_configs(wc, tag).items():
+        for split, sweep in sweep_configs(wc, tag, train).items():
             entry[split] = run_sweep(spec, sweep, out / split, progress=progress)
         summary[tag] = entry
         print(json.dumps({tag: entry}))

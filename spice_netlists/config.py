@@ -193,6 +193,11 @@ class ConfigSection:
                     node[key] = value
                 else:
                     node = node[key]
+        return self._rebuild(data, path)
+
+    def _rebuild(self: T, data: dict[str, Any], path: str) -> T:
+        """The section :meth:`with_overrides` returns, from its overridden ``to_dict``
+        (a section with fields read elsewhere in params.yaml keeps them here)."""
         return type(self).from_dict(data, path)
 
     def with_(self: T, **changes: Any) -> T:

@@ -36,7 +36,7 @@ SECTIONS: list[ConfigSection] = [
     TrainConfig(nets=("digits_mlp",), epochs=2, lr=0.01),
     GroundTruthConfig(enabled=False, models=("ideal",), reference="analytical"),
     WorkloadConfig(net="digits_cnn", images=8, pool_size=30, train_samples=20, test_samples=5),
-    StudyConfig(crossbar_model="analytical", voltages=(0.3,), sim=SimConfig(adc_bits=9),
+    StudyConfig(crossbar_model="analytical", settings=({"v_read_max": 0.3},), sim=SimConfig(adc_bits=9),
                 train={"epochs": 3}, workload={"images": 4}),
 ]
 

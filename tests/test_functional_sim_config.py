@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import re
+
 import pytest
 import yaml
 
@@ -23,16 +25,17 @@ def test_sim_config_round_trips_through_yaml() -> None:
 
 def test_study_section_round_trips_exactly() -> None:
     section = {
-        "crossbar_model": "geniex", "models": ["analytical", "geniex"], "voltages": [0.25, 0.5],
+        "crossbar_model": "geniex", "models": ["analytical", "geniex"], "settings": [{"v_read_max": 0.25}, {"rows": 64, "cols": 64, "g_on": 4.0e-05}],
         "test_subset": 200, "batch_size": 50, "nets_dir": "models/nets",
         "seed": 3,
         "sim": {"weight_bits": 8, "input_bits": 8, "bits_per_slice": 2, "bits_per_stream": 1,
                 "adc_bits": 9, "negative_weights": "differential", "weight_scale": "per_layer"},
         "train": {"nets": ["digits_mlp"], "epochs": 2, "batch_size": 32, "lr": 0.01,
                   "weight_decay": 0.0, "seed": 1},
-        "ground_truth": {"enabled": False, "net": "digits_mlp",
+        "ground_truth": {"enabled": False, "nets": ["digits_mlp", "mnist_cnn"],
                          "models": ["ideal", "analytical"], "reference": "circuit",
-                         "spice_check_images": 2},
+                         "spice_check_net": "digits_mlp", "spice_check_images": 2,
+                         "spice_check_settings": ["32x32/sinh/Ron100k/0.25V"]},
         "workload": WorkloadConfig(images=8).to_dict(),
     }
     cfg = StudyConfig.from_dict(yaml.safe_load(yaml.safe_dump(section)))
@@ -78,8 +81,8 @@ def test_the_checkpoints_dir_is_the_surrogates_models_dir() -> None:
         study_config({"surrogate": {"models_dir": ""}})
 
 
-@pytest.mark.parametrize("changes", [{"models": ["ideal", "analytic"]}, {"reference": "spcie"},
-                                     {"reference": "circuitt"}, {"net": "digits_mpl"},
+@pytest.mark.parametrize("changes", [{"nets": ["digits_mpl"]}, {"nets": []},
+                                     {"spice_check_net": "mnist"}, {"spice_check_settings": "all"},
                                      {"models": "ideal"}, {"enabled": "yes"},
                                      {"spice_check_images": -1}, {"spice_check_images": 2.0},
                                      {"spice_check_images": True},
@@ -91,6 +94,24 @@ def test_ground_truth_names_a_bad_value_before_any_spice_run(changes: dict) -> N
     with pytest.raises(ConfigError, match=rf"^functional_sim\.ground_truth\.{field}\b"):
         study_config({"functional_sim": {"ground_truth": changes}})
     assert GroundTruthConfig(models=["analytical_device", "geniex"], reference="analytical")
+
+
+@pytest.mark.parametrize("changes", [{"models": ["ideal", "analytic"]}, {"reference": "spcie"},
+                                     {"reference": "circuitt"}, {"models": ["geniex_workload"]}])
+def test_ground_truth_model_names_are_factories_or_the_params_variants(changes: dict) -> None:
+    field = next(reversed(changes))
+    with pytest.raises(ConfigError, match=rf"^functional_sim\.ground_truth\.{field}\b"):
+        study_config({"surrogate": {"variants": {"geniex": {}}},
+                      "functional_sim": {"ground_truth": {"models": ["ideal"], **changes}}})
+    # a variant of surrogate.variants is a model name; its checkpoint is its own
+    params = {"surrogate": {"variants": {"geniex": {}, "geniex_workload": {}}},
+              "functional_sim": {"models": ["geniex_workload"],
+                                 "ground_truth": {"models": ["geniex_workload"]}}}
+    cfg = study_config(params)
+    assert cfg.ground_truth.models == ("geniex_workload",)
+    spec = CrossbarSpec(rows=8, cols=8)
+    assert geniex_checkpoint(cfg, spec, "geniex_workload").as_posix() == \
+        f"models/geniex_workload/{spec.tag}.pt"
     # SPICE as the reference is allowed without the (then redundant) SPICE check
     assert GroundTruthConfig(reference="spice", spice_check_images=0).reference == "spice"
 
@@ -143,14 +164,17 @@ def test_every_default_is_the_params_yaml_value() -> None:
     ({"ground_truth": {"models": ["ideal", "x"]}}, "functional_sim.ground_truth.models"),
     ({"train": {"lr": -1}}, "functional_sim.train.lr"),
     ({"workload": {"images": 0}}, "functional_sim.workload.images"),
-    ({"voltages": [0.25, -1]}, "functional_sim.voltages"),
+    ({"voltages": [0.25, 0.5]}, "functional_sim.voltages is no longer a key"),
+    ({"settings": [{"v_read_max": 0.25}, {"g_onn": 1}]}, "functional_sim.settings[1]: unknown key"),
+    ({"settings": {"v_read_max": 0.25}}, "functional_sim.settings"),
+    ({"ground_truth": {"net": "digits_mlp"}}, "functional_sim.ground_truth.net is no longer"),
     ({"crossbar_model": "geniexx"}, "functional_sim.crossbar_model"),
     ({"modelz": []}, "functional_sim: unknown key"),
 ])
 def test_errors_name_the_full_params_yaml_path(section: dict, path: str) -> None:
-    with pytest.raises(ConfigError, match="^" + path.replace(".", r"\.")) as err:
+    with pytest.raises(ConfigError, match="^" + re.escape(path)) as err:
         study_config({"functional_sim": section})
-    assert err.value.path == path.split(":")[0]
+    assert err.value.path == path.split(":")[0].split(" ")[0]
 
 
 def test_dotted_overrides_as_dvc_exp_run_writes_them() -> None:

@@ -42,8 +42,8 @@ def _params(tmp: Path, **workload) -> dict:
         "crossbar": {"rows": ROWS, "cols": COLS, "device": "sinh", "v_read_max": 0.25},
         "datagen": {"configs": [{"rows": r, "cols": c, "v_read_max": v} if r != ROWS
                                 else {"v_read_max": v} for r, c, v in DATASETS]},
-        "functional_sim": {      # the study's voltages: no part in this stage
-            "voltages": [0.3], "nets_dir": str(tmp / "nets"), "seed": 0,
+        "functional_sim": {      # the study's settings: no part in this stage
+            "settings": [{"v_read_max": 0.3}], "nets_dir": str(tmp / "nets"), "seed": 0,
             "sim": {"weight_bits": 4, "input_bits": 4, "bits_per_slice": SLICE_BITS,
                     "bits_per_stream": STREAM_BITS, "adc_bits": 12,
                     "negative_weights": "differential", "weight_scale": "per_channel"},
@@ -200,8 +200,9 @@ def test_stage_exits_non_zero_naming_failed_samples(stage, tmp_path, monkeypatch
     params["datagen"]["configs"] = [{"v_read_max": 0.5}]
     real = wd.sweep_configs
 
-    def timing_out(wc, tag):
-        return {k: cfg.__class__(**{**cfg.__dict__, "timeout_s": 1e-4}) for k, cfg in real(wc, tag).items()}
+    def timing_out(wc, tag, engine=None):
+        return {k: cfg.__class__(**{**cfg.__dict__, "timeout_s": 1e-4})
+                for k, cfg in real(wc, tag, engine).items()}
 
     monkeypatch.setattr(wd, "sweep_configs", timing_out)
     with pytest.raises(SystemExit, match=r"8x8_sinh_Ron100k_0.5V/train: 4 failed \(.*timeout 4"):

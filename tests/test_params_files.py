@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from datagen.config import DatagenParams
-from functional_sim.config import study_config
+from functional_sim.config import study_config, study_specs
 from spice_netlists.config import read_params, section
 from spice_netlists.spec import load_spec_from_params
 from surrogate.config import load_params
@@ -42,4 +42,4 @@ def test_shipped_parameter_sets_pass_every_sections_checks(name, tmp_path):
     surrogate = load_params(path)
     study = study_config(params)
     assert set(surrogate.datasets) == {s.tag for s in datagen.specs(params)}
-    assert spec.rows >= 1 and study.voltages
+    assert spec.rows >= 1 and study_specs(params, study)
