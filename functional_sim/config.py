@@ -162,7 +162,7 @@ class TrainConfig(ConfigSection):
         seed: seeds the initial weights and the batch order.
     """
 
-    nets: tuple[str, ...] = ("mnist_mlp", "mnist_cnn", "digits_mlp", "digits_cnn")
+    nets: tuple[str, ...] = ("mnist_mlp", "mnist_cnn", "mnist_resnet", "digits_mlp", "digits_cnn")
     epochs: int = 12
     batch_size: int = 64
     lr: float = 4e-3
@@ -201,6 +201,10 @@ class GroundTruthConfig(ConfigSection):
         reference: the model every crossbar read of the whole test subset is run
             through, the truth the cheap models are scored against (``circuit``: the
             exact nonlinear network).
+        max_images: network -> the most test images it runs on (the first ones of the
+            seeded choice); a network not named runs on the whole test subset. The exact
+            solve of a deep network's every read costs seconds per image on a CPU, so a
+            study on many settings may cap it.
         spice_check_net: the network (one of ``nets`` or not) whose images run in
             ngspice beside the reference.
         spice_check_images: test images of ``spice_check_net`` (the first ones of the
@@ -223,6 +227,7 @@ class GroundTruthConfig(ConfigSection):
     models: tuple[str, ...] = ("ideal", "analytical", "analytical_device", "geniex",
                                "geniex_workload")
     reference: str = "circuit"
+    max_images: dict[str, int] = field(default_factory=dict)
     spice_check_net: str = "digits_mlp"
     spice_check_images: int = 16
     spice_check_settings: tuple[str, ...] = ()
@@ -234,6 +239,15 @@ class GroundTruthConfig(ConfigSection):
             raise ConfigError("nets", "must name at least one network")
         object.__setattr__(self, "models", _str_names("models", self.models))
         check_str("reference", self.reference, nonempty=True)
+        if self.max_images is None:
+            object.__setattr__(self, "max_images", {})
+        if not isinstance(self.max_images, Mapping):
+            raise ConfigError("max_images", f"must be a mapping of network -> image count, "
+                                            f"got {self.max_images!r}")
+        for net, count in self.max_images.items():
+            check_choice("max_images", net, self.nets)
+            check_int(f"max_images.{net}", count, 1)
+        object.__setattr__(self, "max_images", dict(self.max_images))
         check_choice("spice_check_net", self.spice_check_net, _net_names())
         check_int("spice_check_images", self.spice_check_images, 0)
         object.__setattr__(self, "spice_check_settings",

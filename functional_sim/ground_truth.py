@@ -6,7 +6,8 @@ of the study (``functional_sim.settings``; :func:`functional_sim.config.study_sp
 
 1. **The reference over the whole test subset.** For each network of ``nets``, every
    crossbar read of every layer, on the study's ``functional_sim.test_subset`` seeded
-   test images (the whole test split where that is smaller: digits has 360), is run
+   test images (the whole test split where that is smaller: digits has 360; at most
+   ``max_images`` of them for a network it names), is run
    through the ``reference`` model: ``circuit`` by default, the exact operating point of
    the whole nonlinear crossbar (every parasitic and the device I–V), which agrees with
    ngspice to within ngspice's own tolerance at about a hundredth of its cost.
@@ -289,6 +290,8 @@ def run_ground_truth(cfg: StudyConfig, specs: Sequence[CrossbarSpec], device: st
             splits[dataset] = load_images(dataset, seed=cfg.seed)
         net, _ = load_net(net_path(cfg, name))
         x, y = pick_test_images(splits[dataset], cfg.test_subset, cfg.seed)
+        if name in gt.max_images:
+            x, y = x[: gt.max_images[name]], y[: gt.max_images[name]]
         data[name] = (net, x, y)
     n_check = len(data[gt.spice_check_net][2])
     if gt.spice_check_images > n_check:

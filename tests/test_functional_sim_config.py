@@ -34,7 +34,7 @@ def test_study_section_round_trips_exactly() -> None:
                   "weight_decay": 0.0, "seed": 1},
         "ground_truth": {"enabled": False, "nets": ["digits_mlp", "mnist_cnn"],
                          "models": ["ideal", "analytical"], "reference": "circuit",
-                         "spice_check_net": "digits_mlp", "spice_check_images": 2,
+                         "max_images": {"mnist_cnn": 100}, "spice_check_net": "digits_mlp", "spice_check_images": 2,
                          "spice_check_settings": ["32x32/sinh/Ron100k/0.25V"]},
         "workload": WorkloadConfig(images=8).to_dict(),
     }
@@ -82,6 +82,9 @@ def test_the_checkpoints_dir_is_the_surrogates_models_dir() -> None:
 
 
 @pytest.mark.parametrize("changes", [{"nets": ["digits_mpl"]}, {"nets": []},
+                                     {"max_images": {"mnist_cnn": 10}},
+                                     {"max_images": {"digits_mlp": 0}},
+                                     {"max_images": [10]},
                                      {"spice_check_net": "mnist"}, {"spice_check_settings": "all"},
                                      {"models": "ideal"}, {"enabled": "yes"},
                                      {"spice_check_images": -1}, {"spice_check_images": 2.0},
