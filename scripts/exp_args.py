@@ -2,8 +2,8 @@
 
     dvc exp run $(python scripts/exp_args.py params/geniex_scale.yaml)
 
-Every leaf of the given file that differs from params.yaml becomes one ``-S`` flag, so a
-named parameter set runs as a DVC experiment and ``dvc metrics diff`` / ``dvc exp show``
+Every leaf of the given file that differs from params.yaml becomes one ``-S`` flag (``+key``
+where params.yaml lacks the key), so a named parameter set runs as a DVC experiment and ``dvc metrics diff`` / ``dvc exp show``
 compare it with the default run.
 """
 
@@ -33,7 +33,9 @@ def main() -> None:
     base = dict(leaves(yaml.safe_load(Path(sys.argv[2] if len(sys.argv) == 3 else "params.yaml").read_text())))
     flags = []
     for key, value in leaves(other):
-        if base.get(key, object()) != value:
+        if key not in base:           # a key params.yaml lacks is added (Hydra's +key=value)
+            flags += ["-S", f"+{key}={json.dumps(value)}"]
+        elif base[key] != value:
             flags += ["-S", f"{key}={json.dumps(value)}"]
     print(" ".join(shlex.quote(f) for f in flags))
 
