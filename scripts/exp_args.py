@@ -26,6 +26,16 @@ def leaves(tree, prefix=""):
         yield prefix[:-1], tree
 
 
+def hydra(value) -> str:
+    """``value`` in Hydra's override grammar, which ``dvc exp run -S`` parses: like JSON,
+    but mapping keys are bare words (``{rows: 32, v_read_max: 0.5}``)."""
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {hydra(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(hydra(v) for v in value) + "]"
+    return json.dumps(value)
+
+
 def main() -> None:
     if len(sys.argv) not in (2, 3):
         sys.exit("usage: exp_args.py OTHER_PARAMS.yaml [BASE_PARAMS.yaml]")
@@ -34,9 +44,9 @@ def main() -> None:
     flags = []
     for key, value in leaves(other):
         if key not in base:           # a key params.yaml lacks is added (Hydra's +key=value)
-            flags += ["-S", f"+{key}={json.dumps(value)}"]
+            flags += ["-S", f"+{key}={hydra(value)}"]
         elif base[key] != value:
-            flags += ["-S", f"{key}={json.dumps(value)}"]
+            flags += ["-S", f"{key}={hydra(value)}"]
     print(" ".join(shlex.quote(f) for f in flags))
 
 
