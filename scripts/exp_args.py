@@ -16,6 +16,8 @@ from pathlib import Path
 
 import yaml
 
+from spice_netlists.config import ParamsLoader
+
 
 def leaves(tree, prefix=""):
     """(dotted key, value) of every leaf; lists are leaves."""
@@ -39,8 +41,9 @@ def hydra(value) -> str:
 def main() -> None:
     if len(sys.argv) not in (2, 3):
         sys.exit("usage: exp_args.py OTHER_PARAMS.yaml [BASE_PARAMS.yaml]")
-    other = yaml.safe_load(Path(sys.argv[1]).read_text())
-    base = dict(leaves(yaml.safe_load(Path(sys.argv[2] if len(sys.argv) == 3 else "params.yaml").read_text())))
+    other = yaml.load(Path(sys.argv[1]).read_text(), Loader=ParamsLoader)
+    base = dict(leaves(yaml.load(Path(sys.argv[2] if len(sys.argv) == 3 else "params.yaml").read_text(),
+                                 Loader=ParamsLoader)))
     flags = []
     for key, value in leaves(other):
         if key not in base:           # a key params.yaml lacks is added (Hydra's +key=value)

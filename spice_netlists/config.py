@@ -242,6 +242,18 @@ def _plain(value: Any) -> Any:
     return value
 
 
+class ParamsLoader(yaml.SafeLoader):
+    """PyYAML's safe loader with YAML 1.2's floats: ``4e-05`` is a number, as DVC (whose
+    ``dvc exp run -S`` writes params.yaml) and YAML 1.2 read it, not the string YAML 1.1
+    makes of an exponent without a decimal point."""
+
+
+ParamsLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)$"),
+    list("-+0123456789"))
+
+
 def read_params(path: str | Path) -> dict[str, Any]:
     """The mapping a params file holds; :class:`ConfigError` naming the file when it is
     missing, not YAML, empty or not a mapping."""
@@ -249,7 +261,7 @@ def read_params(path: str | Path) -> dict[str, Any]:
     if not path.is_file():
         raise ConfigError("", f"params file {str(path)!r} does not exist")
     try:
-        data = yaml.safe_load(path.read_text())
+        data = yaml.load(path.read_text(), Loader=ParamsLoader)
     except yaml.YAMLError as err:
         raise ConfigError("", f"params file {str(path)!r} is not valid YAML: {err}") from None
     if not isinstance(data, Mapping) or not data:

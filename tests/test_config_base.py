@@ -107,3 +107,12 @@ def test_section_walks_dotted_paths_and_names_a_non_mapping():
         section(params, "surrogate", required=True)
     with pytest.raises(ConfigError, match="crossbar must be a mapping of settings"):
         section(params, "crossbar.rows")
+
+
+def test_params_files_read_exponent_floats_as_numbers_like_dvc_writes_them(tmp_path) -> None:
+    # `dvc exp run -S crossbar.g_on=4.0e-05` writes `g_on: 4e-05`; YAML 1.1 would read a str
+    path = tmp_path / "params.yaml"
+    path.write_text("crossbar: {g_on: 4e-05, g_off: 1E3, r_wire_row: 2.0}\nname: '4e-05'\n")
+    params = read_params(path)
+    assert params["crossbar"] == {"g_on": 4e-05, "g_off": 1000.0, "r_wire_row": 2.0}
+    assert params["name"] == "4e-05"          # a quoted string stays one
