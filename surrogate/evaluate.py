@@ -8,6 +8,7 @@ its inputs) and every GENIEx variant of params (checkpoints
 ``<data_dir>/<tag>/<name>`` for each held-out set ``<name>`` of ``datagen.held_out``
 (``surrogate.held_out``), and writes
 
+* ``<reports_dir>/rmse.md``: the same as a Markdown table (:func:`rmse_table`);
 * ``<reports_dir>/rmse.json``::
 
       {"<model>": {"<rows>x<cols>/<device>/<v>V": {"rmse_uA": …, "rmse_pct_fs": …},
@@ -29,7 +30,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Mapping
+from typing import Any, Mapping
 
 import numpy as np
 import torch
@@ -90,6 +91,24 @@ def rmse_ratios(report: Mapping[str, Mapping[str, Mapping[str, float]]], numerat
             for label in report[numerator]}
 
 
+def rmse_table(report: Mapping[str, Any]) -> str:
+    """The report as a Markdown table: one row per test set (``<label>`` is the
+    in-distribution set, ``<label>/<name>`` a held-out one), one column per model, RMSE in
+    % of full scale; the last column is geniex's RMSE over analytical_device's (below 1:
+    geniex is better)."""
+    models = [m for m, v in report.items() if isinstance(v, Mapping)
+              and all(isinstance(e, Mapping) for e in v.values())]
+    labels = list(report[models[0]]) if models else []
+    ratio = report.get("geniex_over_analytical_device", {})
+    head = ["test set", *models, "geniex / analytical_device"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for label in labels:
+        cells = [f"{report[m][label]['rmse_pct_fs']:.4f}" for m in models]
+        last = f"{ratio[label]:.2f}" if label in ratio else "–"
+        lines.append(f"| {label} | " + " | ".join(cells) + f" | {last} |")
+    return "\n".join(lines) + "\n\nRMSE of column currents, % of full scale (rows·g_on·v_read_max).\n"
+
+
 def models_for(params: SurrogateParams, tag: str, ds: CrossbarDataset) -> dict[str, CrossbarModel]:
     """ideal, analytical, analytical_device and every GENIEx variant, for the test
     set's spec."""
@@ -129,6 +148,9 @@ def run(params: SurrogateParams) -> dict[str, dict[str, object]]:
     reports = Path(params.reports_dir)
     reports.mkdir(parents=True, exist_ok=True)
     (reports / "rmse.json").write_text(json.dumps(report, indent=2) + "\n")
+    table = rmse_table(report)
+    (reports / "rmse.md").write_text(table)
+    print(table)
     write_plots(reports / "plots", predictions, specs, report, params.evaluate)
     return report
 

@@ -315,3 +315,18 @@ def test_the_committed_params_resolve_every_variant_in_full() -> None:
                                                               baseline="analytical", lr=1e-3)}
     assert params.datasets == ("32x32_sinh_Ron100k_0.25V", "32x32_sinh_Ron100k_0.5V")
     assert params.train_dir("t", "geniex_workload") == Path("data/spice_workload/t/train")
+
+
+def test_rmse_table_has_a_row_per_test_set_and_the_geniex_ratio() -> None:
+    from surrogate.evaluate import rmse_table
+
+    report = {"ideal": {"4x4/sinh/Ron100k/0.5V": {"rmse_uA": 1.0, "rmse_pct_fs": 0.5},
+                        "4x4/sinh/Ron100k/0.5V/dense": {"rmse_uA": 2.0, "rmse_pct_fs": 1.0}},
+              "geniex": {"4x4/sinh/Ron100k/0.5V": {"rmse_uA": 0.1, "rmse_pct_fs": 0.05},
+                         "4x4/sinh/Ron100k/0.5V/dense": {"rmse_uA": 0.3, "rmse_pct_fs": 0.15}},
+              "analytical_over_geniex": {"4x4/sinh/Ron100k/0.5V": 10.0},
+              "geniex_over_analytical_device": {"4x4/sinh/Ron100k/0.5V": 0.25}}
+    table = rmse_table(report).splitlines()
+    assert table[0] == "| test set | ideal | geniex | geniex / analytical_device |"
+    assert table[2] == "| 4x4/sinh/Ron100k/0.5V | 0.5000 | 0.0500 | 0.25 |"
+    assert table[3] == "| 4x4/sinh/Ron100k/0.5V/dense | 1.0000 | 0.1500 | – |"
