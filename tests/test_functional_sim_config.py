@@ -186,3 +186,22 @@ def test_dotted_overrides_as_dvc_exp_run_writes_them() -> None:
     assert (cfg.sim.adc_bits, cfg.crossbar_model) == (10, "analytical")
     with pytest.raises(ConfigError, match=r"^functional_sim\.sim\.adc_bits"):
         StudyConfig().with_overrides({"sim.adc_bits": 0}, "functional_sim")
+
+
+def test_study_settings_default_to_the_datagen_configs_and_override_the_crossbar() -> None:
+    from functional_sim.config import study_specs
+
+    params = {"crossbar": {"rows": 32, "cols": 32, "device": "sinh", "v_read_max": 0.25},
+              "datagen": {"configs": [{"v_read_max": 0.25}, {"rows": 64, "cols": 64}]},
+              "functional_sim": {}}
+    labels = [s.label for s in study_specs(params)]
+    assert labels == ["32x32/sinh/Ron100k/0.25V", "64x64/sinh/Ron100k/0.25V"]
+    params["functional_sim"] = {"settings": [{"g_on": 4.0e-05, "g_off": 1.0e-05},
+                                             {"device": "1t1r", "v_read_max": 0.5}]}
+    specs = study_specs(params)
+    assert [s.label for s in specs] == ["32x32/sinh/Ron25k/0.25V", "32x32/1t1r/Ron100k/0.5V"]
+    assert specs[0].g_off == 1.0e-05 and specs[1].rows == 32
+    # two settings that differ in a field the tag leaves out would share checkpoints
+    params["functional_sim"] = {"settings": [{"r_wire_row": 1.0}, {"r_wire_row": 3.0}]}
+    with pytest.raises(ConfigError, match=r"^functional_sim\.settings.*share the tag"):
+        study_specs(params)
