@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 from spice_netlists import CrossbarSpec, load_spec_from_params
 from spice_netlists.config import (ConfigError, ConfigSection, check_bool, check_choice,
@@ -28,7 +28,8 @@ from spice_netlists.config import read_params as _read_params_file
 
 __all__ = ["ConfigError", "SimConfig", "TrainConfig", "GroundTruthConfig", "WorkloadConfig",
            "StudyConfig", "SIM_PARAM_KEYS", "NEGATIVE_WEIGHT_SCHEMES", "WEIGHT_SCALES",
-           "read_params", "study_config", "study_specs", "variant_names", "models_dir", "base_spec",
+           "read_params", "study_config", "study_specs", "unique_by_tag", "variant_names",
+           "models_dir", "base_spec",
            "net_path", "geniex_checkpoint"]
 
 NEGATIVE_WEIGHT_SCHEMES = ("differential", "offset")
@@ -515,12 +516,18 @@ def study_specs(params: Mapping[str, Any], cfg: StudyConfig | None = None) -> tu
                  for k, overrides in enumerate(cfg.settings)]
     else:
         specs = DatagenParams.from_dict(params.get("datagen") or {}).specs(params)
+    return unique_by_tag(specs, "functional_sim.settings" if cfg.settings else "datagen.configs")
+
+
+def unique_by_tag(specs: Iterable[CrossbarSpec], path: str) -> tuple[CrossbarSpec, ...]:
+    """``specs`` with repeats dropped, in order; two *different* specs with one tag (their
+    datasets and checkpoints would share a name) raise :class:`ConfigError` at ``path``."""
     out: dict[str, CrossbarSpec] = {}
     for spec in specs:
         if spec.tag in out and out[spec.tag] != spec:
-            raise ConfigError("functional_sim.settings", f"two different tile specs share the "
-                              f"tag {spec.tag!r} (its datasets and checkpoints): make them "
-                              f"differ in size, device, g_on or read voltage")
+            raise ConfigError(path, f"two different tile specs share the tag {spec.tag!r} "
+                                    f"(its datasets and checkpoints): make them differ in "
+                                    f"size, device, g_on or read voltage")
         out.setdefault(spec.tag, spec)
     return tuple(out.values())
 

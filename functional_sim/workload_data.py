@@ -46,7 +46,7 @@ from datagen.config import DatagenParams, SweepConfig
 from datagen.sweep import (describe_removed, failure_message, remove_sweep_files, run_sweep,
                            summary_record)
 from functional_sim.config import (StudyConfig, WorkloadConfig, net_path, read_params,
-                                   study_config)
+                                   study_config, unique_by_tag)
 from functional_sim.workload import record_pool, save_pool
 from spice_netlists import CrossbarSpec
 
@@ -182,14 +182,8 @@ def workload_specs(params: Mapping[str, Any]) -> list[CrossbarSpec]:
     """The specs of the ``datagen`` section (``DatagenParams.specs``), each once: the
     specs the random datasets are made for. Two different specs with one tag (their
     datasets would share a directory) are an error."""
-    specs: dict[str, CrossbarSpec] = {}
-    for spec in DatagenParams.from_dict(params.get("datagen") or {}).specs(params):
-        tag = spec.tag
-        if tag in specs and specs[tag] != spec:
-            raise ValueError(f"datagen.configs: two different crossbar specs share the "
-                             f"dataset tag {tag!r}")
-        specs.setdefault(tag, spec)
-    return list(specs.values())
+    specs = DatagenParams.from_dict(params.get("datagen") or {}).specs(params)
+    return list(unique_by_tag(specs, "datagen.configs"))
 
 
 def run_workload_data(params: Mapping[str, Any], *, progress: bool = True) -> dict[str, Any]:
