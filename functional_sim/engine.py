@@ -6,6 +6,12 @@ them once per (device, dtype) with the crossbar model, and computes ``x_int @ qá
 integer inputs by streaming digits through the DAC, the crossbar model and the ADC,
 followed by digital shift-and-add. All tiles, slices and streams of a chunk of inputs go
 through the model in one call.
+
+Around the model sit the two steps every model shares (so that all of them, ngspice
+included, compute on the same tiles): the tile layout (:mod:`functional_sim.tile_layout`:
+which physical row and column each logical one uses) and the non-idealities beyond the
+wires (:mod:`functional_sim.nonideal`: the conductances the devices hold, drawn once per
+layer, and the readout's noise and errors).
 """
 
 from __future__ import annotations
@@ -16,9 +22,13 @@ import torch
 
 from functional_sim import mapping
 from functional_sim.config import SimConfig
+from functional_sim.nf import NFMeter
+from functional_sim.nonideal import ProgrammedTiles, Readout, program_tiles
+from functional_sim.tile_layout import make_layout
 from surrogate.base import CrossbarModel
 
-#: called with (layer name, v (N, T, rows) volts, g (T, rows, cols) siemens) per model call
+#: called with (layer name, v (N, T, rows) volts, g (T, rows, cols) siemens) per model
+#: call: the physical word-line voltages and the conductances the devices hold
 Recorder = Callable[[str, torch.Tensor, torch.Tensor], None]
 
 
@@ -42,8 +52,13 @@ class CrossbarMatmul:
         self.tile_dims = (p, s, rt, ct)
         # the row tile each flat tile (P, S, RT, CT order) reads its inputs from
         self.tile_row = torch.arange(rt).reshape(1, 1, rt, 1).expand(p, s, rt, ct).reshape(-1)
-        self._prepared: dict[tuple[Any, ...], tuple[torch.Tensor, Any]] = {}
+        spec = cfg.spec
+        self.layout = make_layout(cfg.mapping, self.levels.reshape(-1, spec.rows, spec.cols))
+        self._programmed: ProgrammedTiles | None = None
+        self._prepared: dict[tuple[Any, ...], tuple[torch.Tensor, Any, Readout | None]] = {}
         self.recorder: Recorder | None = None
+        #: where set, every read's NF (model currents against the ideal ones) is added
+        self.nf_meter: NFMeter | None = None
 
     @property
     def n_tiles(self) -> int:
@@ -52,8 +67,20 @@ class CrossbarMatmul:
         return p * s * rt * ct
 
     def conductances(self, device: torch.device | str, dtype: torch.dtype) -> torch.Tensor:
-        """The tile stack in siemens: (T, rows, cols)."""
+        """The tile stack in siemens, as the model sees it: (T, rows, cols) in physical
+        order (the layout applied), holding what the devices hold (non-idealities)."""
         return self._prepare(torch.device(device), dtype)[0]
+
+    def programmed(self) -> ProgrammedTiles:
+        """The physical tiles' conductances (float64, CPU), drawn once per engine."""
+        if self._programmed is None:
+            spec = self.cfg.spec
+            g = mapping.levels_to_conductance(self.levels, spec, self.cfg.bits_per_slice,
+                                              torch.float64).reshape(-1, spec.rows, spec.cols)
+            if self.layout is not None:
+                g = self.layout.place(g)
+            self._programmed = program_tiles(g, spec, self.cfg.nonideal, self.name)
+        return self._programmed
 
     def set_model(self, model: CrossbarModel) -> None:
         """Use another crossbar model of the same spec (drops the prepared tiles)."""
@@ -63,15 +90,28 @@ class CrossbarMatmul:
         self.model = model
         self._prepared.clear()
 
-    def _prepare(self, device: torch.device, dtype: torch.dtype) -> tuple[torch.Tensor, Any]:
+    def _prepare(self, device: torch.device, dtype: torch.dtype
+                 ) -> tuple[torch.Tensor, Any, Readout | None]:
+        """(g, the model's prepared tiles, the readout or None) on a device and dtype;
+        the readout's read noise restarts here, i.e. with every model."""
         key = (device.type, device.index, dtype)
         if key not in self._prepared:
-            spec = self.cfg.spec
-            g = mapping.levels_to_conductance(self.levels.to(device), spec,
-                                              self.cfg.bits_per_slice, dtype)
-            g = g.reshape(-1, spec.rows, spec.cols)
+            cfg, spec = self.cfg, self.cfg.spec
+            if self.layout is None and not cfg.nonideal.programs_tiles:
+                # the target conductances, computed as the model would see them
+                g = mapping.levels_to_conductance(self.levels.to(device), spec,
+                                                  cfg.bits_per_slice, dtype)
+                g = g.reshape(-1, spec.rows, spec.cols)
+                scale = None
+            else:
+                g, scale = self.programmed()
+                g = g.to(device, dtype)
+            readout = None
+            if cfg.nonideal.active:
+                lsb = spec.full_scale_current / ((1 << cfg.adc_bits) - 1)
+                readout = Readout(cfg.nonideal, spec, g, lsb, self.name, scale)
             with torch.no_grad():
-                self._prepared[key] = (g, self.model.prepare(g))
+                self._prepared[key] = (g, self.model.prepare(g), readout)
         return self._prepared[key]
 
     def __call__(self, x: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
@@ -116,7 +156,9 @@ class CrossbarMatmul:
         sample that did not converge) are an error.
         """
         spec, cfg = self.cfg.spec, self.cfg
-        g, prepared = self._prepare(x.device, dtype)
+        g, prepared, readout = self._prepare(x.device, dtype)
+        layout = self.layout
+        digital_scale = None if readout is None else readout.digital_scale
         tile_row = self.tile_row.to(x.device)
         p, s, rt, ct = self.tile_dims
         rows, cols = spec.rows, spec.cols
@@ -135,15 +177,24 @@ class CrossbarMatmul:
             d = digits.reshape(ns * b, rt, rows).to(dtype)
             dsum = d.sum(-1)                                              # N, RT
             if self.recorder is not None:
-                self.recorder(self.name, d.index_select(1, tile_row) * dv, g)
+                v_all = d.index_select(1, tile_row) * dv
+                self.recorder(self.name, v_all if layout is None else layout.route_inputs(v_all), g)
             active = (dsum.sum(-1) > 0).nonzero().squeeze(1)
             psum = torch.zeros(ns * b, self.n_tiles, cols, dtype=dtype, device=x.device)
             if active.numel():
                 v = d[active].index_select(1, tile_row).mul_(dv)            # Na, T, rows
+                if layout is not None:
+                    v = layout.route_inputs(v)
                 currents = self.model.mvm(prepared, v).to(dtype)            # Na, T, cols
                 self._check_finite(currents)
+                if self.nf_meter is not None:
+                    self.nf_meter.update(self.name, v, g, currents)
+                if readout is not None and readout.analog_active:
+                    currents = readout.analog(currents, v)
+                if layout is not None:
+                    currents = layout.read_back(currents)
                 psum[active] = mapping.adc_partial_sums(
-                    currents, dsum[active].index_select(1, tile_row), cfg)
+                    currents, dsum[active].index_select(1, tile_row), cfg, digital_scale)
             # pairs (Â±) and row tiles first, exact in any float dtype (small integers),
             # then the power-of-two shifts of slices and streams in float64
             psum = psum.reshape(ns, b, p, s, rt, ct, cols)

@@ -111,13 +111,16 @@ def stream_digits(x: torch.Tensor, cfg: SimConfig) -> torch.Tensor:
     return (x[None] >> shifts.reshape((-1,) + (1,) * x.dim())) & ((1 << m) - 1)
 
 
-def adc_partial_sums(currents: torch.Tensor, digit_sums: torch.Tensor, cfg: SimConfig) -> torch.Tensor:
+def adc_partial_sums(currents: torch.Tensor, digit_sums: torch.Tensor, cfg: SimConfig,
+                     digital_scale: torch.Tensor | None = None) -> torch.Tensor:
     """Integer-valued partial sums (in the currents' float dtype) from column currents
-    (..., cols) and the digit sum of each crossbar's input (...).
+    (..., T, cols) and the digit sum of each crossbar's input (..., T).
 
     The ADC: ``code = clamp(round(I/LSB), 0, 2^adc_bits - 1)``, ``LSB = FS/(2^adc_bits - 1)``;
     then the g_off baseline is removed digitally:
-    ``p = round(code·LSB/(Δv·Δg) - (g_off/Δg)·Σ d_i)``. Works in place on ``currents``.
+    ``p = round(α·code·LSB/(Δv·Δg) - (g_off/Δg)·Σ d_i)``, where ``α`` is the tile's
+    ``digital_scale`` (T,) (drift compensation, :mod:`functional_sim.nonideal`; 1 when
+    None). Works in place on ``currents``.
     """
     spec = cfg.spec
     top = (1 << cfg.adc_bits) - 1
@@ -125,4 +128,6 @@ def adc_partial_sums(currents: torch.Tensor, digit_sums: torch.Tensor, cfg: SimC
     dg = conductance_step(spec, cfg.bits_per_slice)
     unit = voltage_step(spec, cfg.bits_per_stream) * dg
     codes = currents.div_(lsb).round_().clamp_(0, top)
+    if digital_scale is not None:
+        codes.mul_(digital_scale[:, None])
     return codes.mul_(lsb / unit).sub_(digit_sums[..., None] * (spec.g_off / dg)).round_()
