@@ -20,6 +20,9 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
+from functional_sim.nonideal_config import NonidealConfig
+from functional_sim.sensitivity_config import SensitivityConfig
+from functional_sim.tile_layout import MAPPINGS
 from spice_netlists import CrossbarSpec, load_spec_from_params
 from spice_netlists.config import (ConfigError, ConfigSection, check_bool, check_choice,
                                    check_int, check_mapping, check_number, check_str,
@@ -37,7 +40,7 @@ WEIGHT_SCALES = ("per_layer", "per_channel")
 
 #: the SimConfig fields that live in params.yaml's ``functional_sim.sim`` section
 SIM_PARAM_KEYS = ("weight_bits", "input_bits", "bits_per_slice", "bits_per_stream",
-                  "adc_bits", "negative_weights", "weight_scale")
+                  "adc_bits", "negative_weights", "weight_scale", "mapping", "nonideal")
 
 
 def _net_names() -> tuple[str, ...]:
@@ -91,6 +94,13 @@ class SimConfig(ConfigSection):
             ``offset`` (weights stored as q + 2^(b-1); the last column of every tile
             is a reference column holding 2^(b-1), subtracted digitally after the ADC).
         weight_scale: ``per_layer`` or ``per_channel`` (one scale per output).
+        mapping: where each tile's rows and columns sit on the physical crossbar:
+            ``identity`` or ``mdm`` (Manhattan Distance Mapping,
+            :mod:`functional_sim.tile_layout`); the ideal result is the same for both.
+        nonideal: the non-idealities beyond the wires (programming error, read noise,
+            stuck-at faults, drift, finite levels, ADC errors;
+            :mod:`functional_sim.nonideal_config`), applied to every tile before the
+            crossbar model sees it; all off by default.
         crossbar_model: name for :func:`surrogate.make_model` (not in params.yaml: the
             study sets it per run).
         checkpoint: checkpoint path for learned crossbar models (``geniex``; not in
@@ -108,6 +118,8 @@ class SimConfig(ConfigSection):
     adc_bits: int = 8
     negative_weights: str = "differential"
     weight_scale: str = "per_channel"
+    mapping: str = "identity"
+    nonideal: NonidealConfig = field(default_factory=NonidealConfig)
     crossbar_model: str = "ideal"
     checkpoint: str | None = None
     spec: CrossbarSpec = field(default_factory=CrossbarSpec)
@@ -122,6 +134,11 @@ class SimConfig(ConfigSection):
         check_int("chunk_elements", self.chunk_elements, 1)
         check_choice("negative_weights", self.negative_weights, NEGATIVE_WEIGHT_SCHEMES)
         check_choice("weight_scale", self.weight_scale, WEIGHT_SCALES)
+        check_choice("mapping", self.mapping, tuple(MAPPINGS))
+        if isinstance(self.nonideal, Mapping):
+            object.__setattr__(self, "nonideal", NonidealConfig.from_dict(self.nonideal, "nonideal"))
+        elif not isinstance(self.nonideal, NonidealConfig):
+            raise ConfigError("nonideal", f"must be a mapping of settings, got {self.nonideal!r}")
         check_str("crossbar_model", self.crossbar_model, nonempty=True)
         if self.checkpoint is not None and not isinstance(self.checkpoint, str):
             object.__setattr__(self, "checkpoint", str(self.checkpoint))
@@ -146,8 +163,9 @@ class SimConfig(ConfigSection):
         return data
 
     def param_dict(self) -> dict[str, Any]:
-        """The fields stored in params.yaml's ``functional_sim.sim`` section."""
-        return {k: getattr(self, k) for k in SIM_PARAM_KEYS}
+        """The fields stored in params.yaml's ``functional_sim.sim`` section (plain types)."""
+        data = self.to_dict()
+        return {k: data[k] for k in SIM_PARAM_KEYS}
 
 
 @dataclass(frozen=True)
@@ -318,7 +336,7 @@ class WorkloadConfig(ConfigSection):
 
 
 _SECTIONS = {"sim": SimConfig, "train": TrainConfig, "ground_truth": GroundTruthConfig,
-             "workload": WorkloadConfig}
+             "workload": WorkloadConfig, "sensitivity": SensitivityConfig}
 
 
 @dataclass(frozen=True)
@@ -350,6 +368,8 @@ class StudyConfig(ConfigSection):
         ground_truth: the ground-truth stage (reference model over the test
             subset, SPICE cross-check on some images).
         workload: the ``workload_data`` stage's section.
+        sensitivity: the ``sensitivity`` stage: accuracy against the strength of each
+            non-ideality, and MDM against identity mapping.
     """
 
     crossbar_model: str = "geniex"
@@ -365,6 +385,7 @@ class StudyConfig(ConfigSection):
     train: TrainConfig = field(default_factory=TrainConfig)
     ground_truth: GroundTruthConfig = field(default_factory=GroundTruthConfig)
     workload: WorkloadConfig = field(default_factory=WorkloadConfig)
+    sensitivity: SensitivityConfig = field(default_factory=SensitivityConfig)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "variants", _str_names("variants", self.variants))
@@ -395,6 +416,9 @@ class StudyConfig(ConfigSection):
         gt = self.ground_truth
         _names("ground_truth.models", gt.models, models, "model names")
         check_choice("ground_truth.reference", gt.reference, models)
+        sens = self.sensitivity
+        _names("sensitivity.models", sens.models, models, "model names")
+        check_choice("sensitivity.reference", sens.reference, models)
 
     @property
     def model_names(self) -> tuple[str, ...]:

@@ -11,6 +11,7 @@ import yaml
 
 from functional_sim.config import (ConfigError, GroundTruthConfig, SimConfig, StudyConfig,
                                    TrainConfig, WorkloadConfig, geniex_checkpoint, study_config)
+from functional_sim.nonideal_config import NonidealConfig
 from spice_netlists import config as base
 from spice_netlists import CrossbarSpec
 
@@ -29,7 +30,10 @@ def test_study_section_round_trips_exactly() -> None:
         "test_subset": 200, "batch_size": 50, "nets_dir": "models/nets",
         "seed": 3,
         "sim": {"weight_bits": 8, "input_bits": 8, "bits_per_slice": 2, "bits_per_stream": 1,
-                "adc_bits": 9, "negative_weights": "differential", "weight_scale": "per_layer"},
+                "adc_bits": 9, "negative_weights": "differential", "weight_scale": "per_layer",
+                "mapping": "mdm",
+                "nonideal": NonidealConfig(seed=2, levels=16, programming={"sigma": 0.05},
+                                           drift={"t_s": 3600.0, "compensation": True}).to_dict()},
         "train": {"nets": ["digits_mlp"], "epochs": 2, "batch_size": 32, "lr": 0.01,
                   "weight_decay": 0.0, "seed": 1},
         "ground_truth": {"enabled": False, "nets": ["digits_mlp", "mnist_cnn"],
@@ -37,6 +41,11 @@ def test_study_section_round_trips_exactly() -> None:
                          "max_images": {"mnist_cnn": 100}, "spice_check_net": "digits_mlp", "spice_check_images": 2,
                          "spice_check_settings": ["32x32/sinh/Ron100k/0.25V"]},
         "workload": WorkloadConfig(images=8).to_dict(),
+        "sensitivity": {"enabled": True, "net": "digits_mlp", "images": 30, "setting": "",
+                        "reference": "circuit", "models": ["ideal"], "seeds": [0, 1],
+                        "sweeps": {"sigma": {"path": "programming.sigma", "values": [0.0, 0.1],
+                                             "log_x": False}},
+                        "mappings": ["identity", "mdm"]},
     }
     cfg = StudyConfig.from_dict(yaml.safe_load(yaml.safe_dump(section)))
     assert cfg.to_dict() == section

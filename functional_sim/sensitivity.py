@@ -1,0 +1,297 @@
+"""Stage ``sensitivity``: DNN accuracy against the strength of each non-ideality, under
+exact truth and the cheap models, and MDM against identity mapping.
+
+``python -m functional_sim.sensitivity --params params.yaml`` runs network
+``functional_sim.sensitivity.net`` on its first ``images`` seeded test images at one
+study setting. For every sweep (``sensitivity.sweeps``: one field of
+``functional_sim.sim.nonideal`` over a list of values, the rest as params.yaml sets it)
+and every value, the network is run through the ``reference`` model (the exact
+``circuit``) and each cheap model, all on the same perturbed tiles
+(:mod:`functional_sim.nonideal`), once per seed of ``seeds``. Then each tile layout of
+``mappings`` (identity, MDM) runs at params.yaml's non-idealities, and every model's
+nonideality factor (:mod:`functional_sim.nf`) is measured per layer.
+
+Writes ``reports/sensitivity.json`` (top-1 as fractions, misses in points)::
+
+    {"enabled": true, "net": "digits_mlp", "setting": "32x32/sinh/Ron100k/0.5V",
+     "images": 120, "reference": "circuit", "models": [...], "seeds": [0],
+     "float_top1": …,
+     "sweeps": {"programming_sigma": {"path": "programming.sigma", "values": [...],
+                "top1": {"circuit": [...], "ideal": [...], …},
+                "top1_seed_std": {…},            # with more than one seed
+                "miss_pts": {"ideal": [...], …}}, …},   # model − reference, points
+     "mapping": {"identity": {"top1": {model: …}, "nf": {model: {"mean": …, "layers": {…}}}},
+                 "mdm": {…},
+                 "nf_reduction": {model: …},     # 1 − NF(mdm)/NF(identity)
+                 "top1_gain_pts": {model: …}},   # top-1(mdm) − top-1(identity), points
+     "seconds": …}
+
+and ``reports/sensitivity.md`` (tables), ``reports/plots/sensitivity.png`` (accuracy
+against strength, one panel per sweep) with its long-format CSV for ``dvc plots``.
+While ``sensitivity.enabled`` is false it writes ``{"enabled": false}`` only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+import torch
+from torch import nn
+
+from functional_sim.config import (SimConfig, StudyConfig, net_path, read_params,
+                                   study_config, study_specs)
+from functional_sim.convert import convert, sim_layers
+from functional_sim.data import load_images, pick_test_images
+from functional_sim.inference import load_net, predict
+from functional_sim.nets import NETS
+from functional_sim.nf import NFMeter
+from functional_sim.nonideal_config import NonidealConfig
+from functional_sim.study import require_checkpoints, sim_config
+from spice_netlists import CrossbarSpec
+from spice_netlists.config import ConfigError
+from surrogate import make_model
+from surrogate.base import CrossbarModel
+
+__all__ = ["pick_setting", "run_sensitivity", "markdown_tables", "write_plot", "main"]
+
+
+def pick_setting(label: str, specs: Sequence[CrossbarSpec]) -> CrossbarSpec:
+    """The study setting whose label is ``label`` (the last one where it is empty)."""
+    if not label:
+        return specs[-1]
+    for spec in specs:
+        if spec.label == label:
+            return spec
+    raise ConfigError("functional_sim.sensitivity.setting",
+                      f"{label!r} is not a study setting; the settings are "
+                      f"{[s.label for s in specs]}")
+
+
+class _Runner:
+    """Runs the network through one model at one (non-idealities, mapping) point."""
+
+    def __init__(self, cfg: StudyConfig, spec: CrossbarSpec, net: nn.Module, x: torch.Tensor,
+                 y: torch.Tensor, device: str, log: bool) -> None:
+        self.cfg, self.spec, self.net, self.x, self.y = cfg, spec, net, x, y
+        self.device, self.log = device, log
+        self.models: dict[str, tuple[SimConfig, CrossbarModel]] = {}
+        self.cache: dict[str, tuple[float, dict[str, Any]]] = {}
+
+    def _model(self, name: str) -> tuple[SimConfig, CrossbarModel]:
+        if name not in self.models:
+            sim = sim_config(self.cfg, self.spec, name)
+            self.models[name] = (sim, make_model(sim.crossbar_model, self.spec, sim.checkpoint))
+        return self.models[name]
+
+    def run(self, model: str, nonideal: NonidealConfig, mapping: str) -> tuple[float, dict[str, Any]]:
+        """(top-1, NF {"mean", "layers"}) of ``model`` at one point (cached)."""
+        key = json.dumps([model, mapping, nonideal.to_dict()], sort_keys=True)
+        if key not in self.cache:
+            sim, xbar = self._model(model)
+            sim = sim.with_(nonideal=nonideal, mapping=mapping)
+            sim_net = convert(self.net, sim, model=xbar)
+            meter = NFMeter(self.spec)
+            for _, layer in sim_layers(sim_net):
+                layer.engine.nf_meter = meter
+            start = time.perf_counter()
+            pred = predict(sim_net, self.x, self.cfg.batch_size, self.device)
+            acc = float((pred == self.y).double().mean())
+            nf = {"mean": meter.overall(), "layers": meter.per_layer()}
+            self.cache[key] = (acc, nf)
+            if self.log:
+                print(f"{model:>17} {mapping:>8} seed {nonideal.seed}: top-1 {acc:.4f}, "
+                      f"NF {nf['mean']:+.4f} ({time.perf_counter() - start:.1f} s)", flush=True)
+        return self.cache[key]
+
+
+def _mean_std(values: list[float]) -> tuple[float, float]:
+    t = torch.tensor(values, dtype=torch.float64)
+    return float(t.mean()), float(t.std(unbiased=False)) if len(values) > 1 else 0.0
+
+
+def run_sensitivity(cfg: StudyConfig, specs: Sequence[CrossbarSpec], device: str = "cpu",
+                    log: bool = True) -> dict[str, Any]:
+    """The sensitivity report (module docstring) at the setting of
+    ``cfg.sensitivity.setting`` among ``specs``."""
+    sens = cfg.sensitivity
+    if not sens.enabled:
+        return {"enabled": False}
+    start = time.perf_counter()
+    spec = pick_setting(sens.setting, specs)
+    models = list(dict.fromkeys([sens.reference, *sens.models]))
+    require_checkpoints(cfg, [spec], models)
+    net, _ = load_net(net_path(cfg, sens.net))
+    split = load_images(NETS[sens.net].dataset, seed=cfg.seed)
+    x, y = pick_test_images(split, cfg.test_subset, cfg.seed)
+    x, y = x[:sens.images], y[:sens.images]
+    runner = _Runner(cfg, spec, net, x, y, device, log)
+    base = cfg.sim.nonideal
+    report: dict[str, Any] = {
+        "enabled": True, "net": sens.net, "setting": spec.label, "images": len(y),
+        "reference": sens.reference, "models": [m for m in models if m != sens.reference],
+        "seeds": list(sens.seeds),
+        "float_top1": float((predict(net, x, cfg.batch_size, device) == y).double().mean()),
+        "sweeps": {}, "mapping": {}}
+    baseline_mapping = sens.mappings[0]
+    for name, sweep in sens.sweeps.items():
+        entry: dict[str, Any] = {"path": sweep.path, "values": list(sweep.values),
+                                 "log_x": sweep.log_x, "top1": {}, "miss_pts": {}}
+        if len(sens.seeds) > 1:
+            entry["top1_seed_std"] = {}
+        if log:
+            print(f"sweep {name} ({sweep.path}): {list(sweep.values)}", flush=True)
+        for model in models:
+            means, stds = [], []
+            for value in sweep.values:
+                accs = [runner.run(model, sweep.nonideal(base.with_(seed=seed), value),
+                                   baseline_mapping)[0] for seed in sens.seeds]
+                mean, std = _mean_std(accs)
+                means.append(mean)
+                stds.append(std)
+            entry["top1"][model] = means
+            if "top1_seed_std" in entry:
+                entry["top1_seed_std"][model] = stds
+        truth = entry["top1"][sens.reference]
+        for model in models[1:]:
+            entry["miss_pts"][model] = [100 * (a - t) for a, t in zip(entry["top1"][model], truth)]
+        report["sweeps"][name] = entry
+    for mapping in sens.mappings:
+        top, nfs = {}, {}
+        for model in models:
+            accs, means, layers = [], [], []
+            for seed in sens.seeds:
+                acc, nf = runner.run(model, base.with_(seed=seed), mapping)
+                accs.append(acc)
+                means.append(nf["mean"])
+                layers.append(nf["layers"])
+            top[model] = _mean_std(accs)[0]
+            nfs[model] = {"mean": _mean_std(means)[0],
+                          "layers": {k: _mean_std([lay[k] for lay in layers])[0]
+                                     for k in layers[0]}}
+        report["mapping"][mapping] = {"top1": top, "nf": nfs}
+    if len(sens.mappings) > 1:
+        first = report["mapping"][baseline_mapping]
+        for mapping in sens.mappings[1:]:
+            other = report["mapping"][mapping]
+            other["nf_reduction"] = {m: (1 - other["nf"][m]["mean"] / first["nf"][m]["mean"])
+                                     if first["nf"][m]["mean"] else float("nan") for m in models}
+            other["top1_gain_pts"] = {m: 100 * (other["top1"][m] - first["top1"][m]) for m in models}
+    report["seconds"] = round(time.perf_counter() - start, 1)
+    return report
+
+
+def _fmt(value: float) -> str:
+    return f"{value:g}"
+
+
+def markdown_tables(report: dict[str, Any]) -> str:
+    """The report as Markdown: one accuracy table per sweep, then the mapping table."""
+    if not report.get("enabled"):
+        return "The sensitivity study is disabled (functional_sim.sensitivity.enabled).\n"
+    ref = report["reference"]
+    models = [ref, *report["models"]]
+    lines = [f"# Sensitivity: {report['net']} at {report['setting']}, {report['images']} images",
+             "", f"Top-1 in % (float: {100 * report['float_top1']:.1f} %); the truth is "
+                 f"`{ref}`. Seeds: {report['seeds']}.", ""]
+    for name, entry in report["sweeps"].items():
+        lines += [f"## {name} (`{entry['path']}`)", "",
+                  "| " + entry["path"] + " | " + " | ".join(models) + " |",
+                  "|---" * (len(models) + 1) + "|"]
+        for k, value in enumerate(entry["values"]):
+            cells = [f"{100 * entry['top1'][m][k]:.1f}" for m in models]
+            lines.append(f"| {_fmt(value)} | " + " | ".join(cells) + " |")
+        lines.append("")
+    mapping = report["mapping"]
+    if mapping:
+        names = list(mapping)
+        lines += ["## Tile layout", "", "NF = mean over reads and columns of "
+                  "(I_ideal − I)/I_ideal (columns above 1 % of full scale).", "",
+                  "| model | " + " | ".join(f"top-1 {n} | NF {n}" for n in names)
+                  + (" | NF reduction |" if len(names) > 1 else " |"),
+                  "|---" * (1 + 2 * len(names) + (len(names) > 1)) + "|"]
+        for m in models:
+            cells = [f"{100 * mapping[n]['top1'][m]:.1f} | {mapping[n]['nf'][m]['mean']:+.4f}"
+                     for n in names]
+            red = (f" | {100 * mapping[names[1]]['nf_reduction'][m]:.1f} %"
+                   if len(names) > 1 else "")
+            lines.append(f"| {m} | " + " | ".join(cells) + red + " |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def plot_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """Long-format rows (sweep, value, model, top1) for ``dvc plots``."""
+    rows = []
+    for name, entry in report.get("sweeps", {}).items():
+        for model, accs in entry["top1"].items():
+            for value, acc in zip(entry["values"], accs):
+                rows.append({"sweep": name, "value": value, "model": model, "top1": acc})
+    return rows
+
+
+def write_plot(report: dict[str, Any], png: Path, csv_path: Path) -> None:
+    """Accuracy against strength, one panel per sweep (PNG), and its CSV."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = plot_rows(report)
+    csv_path.parent.mkdir(parents=True, exist_ok=True)
+    with csv_path.open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=["sweep", "value", "model", "top1"])
+        writer.writeheader()
+        writer.writerows(rows)
+    sweeps = report.get("sweeps", {})
+    fig, axes = plt.subplots(1, max(1, len(sweeps)), figsize=(4.2 * max(1, len(sweeps)), 3.6),
+                             squeeze=False)
+    for ax, (name, entry) in zip(axes[0], sweeps.items()):
+        for model, accs in entry["top1"].items():
+            truth = model == report["reference"]
+            xs = entry["values"]
+            ax.plot(xs, [100 * a for a in accs], marker="o", label=model,
+                    color="black" if truth else None, linewidth=2.5 if truth else 1.2)
+        if entry.get("log_x"):
+            ax.set_xscale("log")
+        ax.set_xlabel(entry["path"])
+        ax.set_title(name)
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel("top-1 (%)")
+    if sweeps:
+        axes[0][0].legend(fontsize=7)
+    fig.suptitle(f"{report.get('net', '')} at {report.get('setting', '')}: "
+                 f"accuracy against non-ideality strength (black: {report.get('reference', '')})",
+                 fontsize=9)
+    fig.tight_layout()
+    png.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(png, dpi=120)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--params", default="params.yaml")
+    parser.add_argument("--out", default="reports/sensitivity.json")
+    parser.add_argument("--table", default="reports/sensitivity.md")
+    parser.add_argument("--plots", default="reports/plots")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or auto")
+    args = parser.parse_args(argv)
+    device = ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
+    params = read_params(args.params)
+    cfg = study_config(params)
+    report = run_sensitivity(cfg, study_specs(params, cfg), device)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2) + "\n")
+    Path(args.table).write_text(markdown_tables(report) + "\n")
+    plots = Path(args.plots)
+    write_plot(report, plots / "sensitivity.png", plots / "sensitivity.csv")
+
+
+if __name__ == "__main__":
+    main()
