@@ -16,7 +16,7 @@ from tqdm.auto import tqdm
 from datagen.executors import default_workers, open_executor
 from datagen.runner import ChunkResult, run_chunk
 from spice_netlists import CrossbarSpec
-from spice_netlists.netlist import SolverOptions, check_samples
+from spice_netlists.netlist import SolverOptions, check_samples, check_sinh_a
 from spice_netlists.ngspice import clean_stale_tempdirs, ngspice_info
 
 #: samples per chunk times sqrt(cells): measured best near 50 samples of a 32x32 crossbar
@@ -51,9 +51,11 @@ def chunk_bounds(m: int, chunk_size: int) -> list[tuple[int, int]]:
 
 def iter_chunks(spec: CrossbarSpec, v: np.ndarray, g: np.ndarray, executor: Executor,
                 bounds: list[tuple[int, int]], options: SolverOptions,
-                timeout_s: float | None) -> Iterator[tuple[int, ChunkResult]]:
+                timeout_s: float | None,
+                sinh_a: np.ndarray | None = None) -> Iterator[tuple[int, ChunkResult]]:
     """Submit every chunk; yield (chunk number, result) as they finish."""
-    futures = {executor.submit(run_chunk, spec, v[lo:hi], g[lo:hi], options, timeout_s): k
+    futures = {executor.submit(run_chunk, spec, v[lo:hi], g[lo:hi], options, timeout_s,
+                               None if sinh_a is None else sinh_a[lo:hi]): k
                for k, (lo, hi) in enumerate(bounds)}
     for fut in as_completed(futures):
         yield futures[fut], fut.result()
@@ -63,7 +65,7 @@ def simulate_detailed(spec: CrossbarSpec, v: np.ndarray, g: np.ndarray, *,
                       chunk_size: int | None = None, workers: int | None = None,
                       scheduler: str | None = None, executor: Executor | None = None,
                       options: SolverOptions | None = None, timeout_s: float | None = 600.0,
-                      progress: bool = False) -> ChunkResult:
+                      progress: bool = False, sinh_a: np.ndarray | None = None) -> ChunkResult:
     """Like :func:`simulate`, but also return per-sample success, failure reasons and
     failure kinds (:data:`datagen.runner.FAILURE_KINDS`)."""
     ngspice_info()  # fail early, with what to install, if ngspice is missing or too old
@@ -71,6 +73,7 @@ def simulate_detailed(spec: CrossbarSpec, v: np.ndarray, g: np.ndarray, *,
     clean_stale_tempdirs()
     v, g = check_samples(spec, v, g)
     m = len(v)
+    sinh_a = check_sinh_a(spec, sinh_a, m)
     options = options or SolverOptions()
     size = chunk_size or auto_chunk_size(spec)
     n_workers = workers or default_workers()
@@ -82,7 +85,7 @@ def simulate_detailed(spec: CrossbarSpec, v: np.ndarray, g: np.ndarray, *,
     bar = tqdm(total=m, unit="sample", desc=f"ngspice {spec.label}", disable=not progress)
 
     def collect(ex: Executor) -> None:
-        for k, res in iter_chunks(spec, v, g, ex, bounds, options, timeout_s):
+        for k, res in iter_chunks(spec, v, g, ex, bounds, options, timeout_s, sinh_a):
             lo, hi = bounds[k]
             out.i[lo:hi], out.ok[lo:hi], out.reason[lo:hi] = res.i, res.ok, res.reason
             out.kind[lo:hi] = res.kinds()
@@ -107,7 +110,8 @@ def simulate(spec: CrossbarSpec, v: np.ndarray, g: np.ndarray, **kwargs) -> np.n
         v: (M, rows) input voltages, V (a single (rows,) vector is taken as M=1).
         g: (M, rows, cols) conductances, S.
         **kwargs: chunk_size, workers, scheduler (Dask address), executor, options
-            (:class:`SolverOptions`), timeout_s, progress — see :func:`simulate_detailed`.
+            (:class:`SolverOptions`), timeout_s, progress, sinh_a ((M, rows, cols) per-device
+            nonlinearity of sinh devices, 1/V) — see :func:`simulate_detailed`.
 
     Returns:
         (M, cols) column currents, A; a row of NaN for a sample ngspice could not solve

@@ -84,9 +84,9 @@ class _Run:
 
 
 def _solve(spec: CrossbarSpec, v: np.ndarray, g: np.ndarray, options: SolverOptions,
-           timeout_s: float | None) -> _Run:
-    """Run one netlist of (v, g); see :class:`_Run`."""
-    run = run_netlist(lambda raw: crossbar_netlist(spec, v, g, raw, options), timeout_s)
+           timeout_s: float | None, sinh_a: np.ndarray | None = None) -> _Run:
+    """Run one netlist of (v, g) (and per-device sinh_a); see :class:`_Run`."""
+    run = run_netlist(lambda raw: crossbar_netlist(spec, v, g, raw, options, sinh_a), timeout_s)
     cols = spec.cols
     none = np.empty((0, cols))
     if run.timed_out:
@@ -113,8 +113,12 @@ def _solve(spec: CrossbarSpec, v: np.ndarray, g: np.ndarray, options: SolverOpti
 
 
 def run_chunk(spec: CrossbarSpec, v: np.ndarray, g: np.ndarray,
-              options: SolverOptions = SolverOptions(), timeout_s: float | None = 600.0) -> ChunkResult:
+              options: SolverOptions = SolverOptions(), timeout_s: float | None = 600.0,
+              sinh_a: np.ndarray | None = None) -> ChunkResult:
     """Solve every sample of (v (M, rows), g (M, rows, cols)), isolating failures.
+
+    ``sinh_a`` (M, rows, cols): each sinh device's own nonlinearity a (1/V); None:
+    ``spec.sinh_a`` for every device.
 
     ``timeout_s`` bounds each ngspice process. When a run of several samples stops
     without results (timed out, or ngspice did not finish), each sample it had left is
@@ -128,7 +132,8 @@ def run_chunk(spec: CrossbarSpec, v: np.ndarray, g: np.ndarray,
     pending = [(0, m)]
     while pending:
         lo, hi = pending.pop()
-        run = _solve(spec, v[lo:hi], g[lo:hi], options, timeout_s)
+        run = _solve(spec, v[lo:hi], g[lo:hi], options, timeout_s,
+                     None if sinh_a is None else sinh_a[lo:hi])
         out.seconds += run.seconds
         k = len(run.currents)
         out.i[lo:lo + k] = run.currents

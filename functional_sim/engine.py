@@ -102,16 +102,17 @@ class CrossbarMatmul:
                 g = mapping.levels_to_conductance(self.levels.to(device), spec,
                                                   cfg.bits_per_slice, dtype)
                 g = g.reshape(-1, spec.rows, spec.cols)
-                scale = None
+                scale = sinh_a = None
             else:
-                g, scale = self.programmed()
+                g, scale, sinh_a = self.programmed()
                 g = g.to(device, dtype)
+                sinh_a = None if sinh_a is None else sinh_a.to(device, dtype)
             readout = None
             if cfg.nonideal.active:
                 lsb = spec.full_scale_current / ((1 << cfg.adc_bits) - 1)
                 readout = Readout(cfg.nonideal, spec, g, lsb, self.name, scale)
             with torch.no_grad():
-                self._prepared[key] = (g, self.model.prepare(g), readout)
+                self._prepared[key] = (g, self.model.prepare_devices(g, sinh_a), readout)
         return self._prepared[key]
 
     def __call__(self, x: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:

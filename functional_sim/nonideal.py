@@ -3,7 +3,7 @@ conductances and of its readout.
 
 :func:`program_tiles` turns target conductances (what the mapping asks for) into the
 conductances the devices hold when they are read: finite levels, programming error,
-drift, stuck-at faults, in that order. :class:`Readout` perturbs the column currents
+drift, stuck-at faults, in that order; and draws each sinh device's own nonlinearity. :class:`Readout` perturbs the column currents
 each crossbar model returns: read noise (every MVM), sense-amplifier saturation, ADC
 gain and offset; and gives the digital drift compensation. The functional simulator's
 engine (:class:`functional_sim.engine.CrossbarMatmul`) applies both around whichever
@@ -33,7 +33,8 @@ from spice_netlists import CrossbarSpec
 from surrogate.base import matvec
 
 __all__ = ["stream_seed", "cpu_generator", "quantize_levels", "apply_programming_error",
-           "apply_drift", "apply_stuck_faults", "ProgrammedTiles", "program_tiles", "Readout"]
+           "apply_drift", "apply_stuck_faults", "draw_sinh_a", "ProgrammedTiles",
+           "program_tiles", "Readout"]
 
 
 def stream_seed(seed: int, layer: str, transform: str) -> int:
@@ -88,24 +89,48 @@ def apply_stuck_faults(g: torch.Tensor, spec: CrossbarSpec, cfg: StuckConfig,
     return torch.where(off, torch.full_like(g, spec.g_off), out)
 
 
+def draw_sinh_a(shape: torch.Size, spec: CrossbarSpec, spread: float,
+                gen: torch.Generator) -> torch.Tensor:
+    """Per-device sinh nonlinearity: lognormal with mean ``spec.sinh_a`` and relative
+    standard deviation ``spread``."""
+    s2 = float(np.log1p(spread ** 2))
+    return spec.sinh_a * torch.exp(_normal(shape, gen) * s2 ** 0.5 - s2 / 2)
+
+
 class ProgrammedTiles(NamedTuple):
     """What the devices of a tile stack hold when read.
 
     Attributes:
         g: (T, rows, cols) conductances, S, float64 on the CPU.
         digital_scale: (T,) drift compensation factor per tile, or None.
+        sinh_a: (T, rows, cols) each sinh device's nonlinearity (1/V), or None (the
+            spec's one a).
     """
 
     g: torch.Tensor
     digital_scale: torch.Tensor | None
+    sinh_a: torch.Tensor | None = None
 
 
 def program_tiles(g_target: torch.Tensor, spec: CrossbarSpec, cfg: NonidealConfig,
                   layer: str) -> ProgrammedTiles:
     """The conductances a stack of tiles ``g_target`` (T, rows, cols) S holds when read:
     finite levels, programming error, drift (with its compensation factor), stuck-at
-    faults. With every transform off, ``g`` is ``g_target`` in float64, unchanged."""
+    faults; and each sinh device's nonlinearity where ``sinh_a_spread`` is set. With
+    every transform off, ``g`` is ``g_target`` in float64, unchanged.
+
+    Raises:
+        ValueError: ``sinh_a_spread`` is set for devices other than sinh.
+    """
     g = g_target.detach().to("cpu", torch.float64)
+    sinh_a = None
+    if cfg.sinh_a_spread > 0:
+        if spec.device != "sinh":
+            raise ValueError(f"functional_sim.sim.nonideal.sinh_a_spread is "
+                             f"{cfg.sinh_a_spread!r}, but {spec.label} has {spec.device} "
+                             f"devices: only sinh devices have a nonlinearity a (set it to 0)")
+        sinh_a = draw_sinh_a(g.shape, spec, cfg.sinh_a_spread,
+                             cpu_generator(cfg.seed, layer, "sinh_a"))
     if cfg.levels:
         g = quantize_levels(g, spec, cfg.levels)
     if cfg.programming.active:
@@ -119,7 +144,7 @@ def program_tiles(g_target: torch.Tensor, spec: CrossbarSpec, cfg: NonidealConfi
             scale = before / g.sum(dim=(-2, -1))
     if cfg.stuck.active:
         g = apply_stuck_faults(g, spec, cfg.stuck, cpu_generator(cfg.seed, layer, "stuck"))
-    return ProgrammedTiles(g, scale)
+    return ProgrammedTiles(g, scale, sinh_a)
 
 
 class Readout:

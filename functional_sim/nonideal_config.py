@@ -31,6 +31,13 @@ Conventions, and how they relate to the peer tools:
   ``compensation``: aihwkit's global drift compensation: the digital output of each
   tile is multiplied by α = Σ G(t0) / Σ G(t), the ratio of its all-ones reads before
   and after the drift (here the ideal reads, without noise).
+* **Device-to-device spread of the nonlinearity** (once per tile, sinh devices): each
+  device has its own ``a_ij = a·exp(s·ξ − s²/2)``, ``s² = ln(1 + σ²)`` (mean a, standard
+  deviation σ·a, always > 0), passing ``G·sinh(a_ij·V)/a_ij``. The models that solve
+  each device's I–V (``circuit``, ``spice``: ngspice gets one ``a`` per device) compute
+  with it; the others (``analytical_device``, ``geniex``; ``ideal`` and ``analytical``
+  take devices as linear anyway) keep the spec's one ``a``, which is their blind spot.
+  CrossSim and aihwkit model no I–V nonlinearity, so have no counterpart.
 * **Finite levels**: target conductances rounded to ``levels`` equally spaced values in
   [g_off, g_on] before programming (CrossSim's ``cell_bits``, as a count).
 * **ADC and sense amplifier** (static, per tile column): the column current saturates
@@ -207,6 +214,9 @@ class NonidealConfig(ConfigSection):
             transform on does not move another's draws.
         levels: conductance levels a device can hold, equally spaced in [g_off, g_on];
             0: continuous.
+        sinh_a_spread: device-to-device relative standard deviation of the sinh
+            nonlinearity a (lognormal, mean ``crossbar.sinh_a``); 0: every device has
+            the spec's a. Only for sinh devices.
         programming: the programming error.
         read_noise: the read noise of every MVM.
         stuck: the stuck-at faults.
@@ -216,6 +226,7 @@ class NonidealConfig(ConfigSection):
 
     seed: int = 0
     levels: int = 0
+    sinh_a_spread: float = 0.0
     programming: ProgrammingErrorConfig = field(default_factory=ProgrammingErrorConfig)
     read_noise: ReadNoiseConfig = field(default_factory=ReadNoiseConfig)
     stuck: StuckConfig = field(default_factory=StuckConfig)
@@ -227,6 +238,8 @@ class NonidealConfig(ConfigSection):
         check_int("levels", self.levels)
         if self.levels < 0 or self.levels == 1:
             raise ConfigError("levels", f"must be 0 (continuous) or >= 2, got {self.levels!r}")
+        object.__setattr__(self, "sinh_a_spread",
+                           check_number("sinh_a_spread", self.sinh_a_spread, nonnegative=True))
         for f in fields(self):
             value = getattr(self, f.name)
             if isinstance(value, dict):
@@ -235,13 +248,15 @@ class NonidealConfig(ConfigSection):
     @property
     def active(self) -> bool:
         """Whether any transform changes anything."""
-        return self.levels > 0 or any(getattr(self, name).active for name in _SUBSECTIONS)
+        return (self.levels > 0 or self.sinh_a_spread > 0
+                or any(getattr(self, name).active for name in _SUBSECTIONS))
 
     @property
     def programs_tiles(self) -> bool:
-        """Whether a conductance transform (levels, programming, stuck, drift) is on."""
+        """Whether a device transform (levels, programming, stuck, drift, the spread of
+        the nonlinearity) is on."""
         return (self.levels > 0 or self.programming.active or self.stuck.active
-                or self.drift.active)
+                or self.drift.active or self.sinh_a_spread > 0)
 
 
 _SUBSECTIONS = {"programming": ProgrammingErrorConfig, "read_noise": ReadNoiseConfig,

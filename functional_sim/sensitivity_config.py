@@ -62,11 +62,13 @@ class SweepConfig(ConfigSection):
         return base.with_overrides({self.path: value})
 
 
-#: params.yaml's default sweeps: programming σ 0–20 %, stuck-at faults 0–5 %, drift 1 s–1 year
+#: params.yaml's default sweeps: programming σ 0–20 %, stuck-at faults 0–5 %, the spread of
+#: the sinh nonlinearity 0–40 %, drift 1 s–1 year
 DEFAULT_SWEEPS: dict[str, dict[str, Any]] = {
     "programming_sigma": {"path": "programming.sigma", "values": [0.0, 0.025, 0.05, 0.1, 0.2]},
     "stuck_on_rate": {"path": "stuck.on_rate", "values": [0.0, 0.005, 0.01, 0.02, 0.05]},
     "stuck_off_rate": {"path": "stuck.off_rate", "values": [0.0, 0.005, 0.01, 0.02, 0.05]},
+    "sinh_a_spread": {"path": "sinh_a_spread", "values": [0.0, 0.1, 0.2, 0.4]},
     "drift_t_s": {"path": "drift.t_s", "values": [1.0, 3600.0, 86400.0, 2592000.0, 31536000.0],
                   "log_x": True},
 }

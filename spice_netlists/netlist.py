@@ -166,14 +166,39 @@ def check_samples(spec: CrossbarSpec, v: np.ndarray, g: np.ndarray) -> tuple[np.
 SAFE_RAW_PATH = re.compile(r"[A-Za-z0-9_./+-]+")
 
 
+def check_sinh_a(spec: CrossbarSpec, sinh_a: np.ndarray | None, m: int) -> np.ndarray | None:
+    """Per-device sinh nonlinearity (M, rows, cols) 1/V as float64, or None.
+
+    Raises ValueError unless the spec's devices are ``sinh`` and every value is finite
+    and > 0, in the shape of the samples' conductances.
+    """
+    if sinh_a is None:
+        return None
+    if spec.device != "sinh":
+        raise ValueError(f"per-device sinh_a given for {spec.device} devices: only sinh "
+                         f"devices have a nonlinearity a")
+    a = np.asarray(sinh_a, dtype=np.float64)
+    if a.ndim == 2:
+        a = a[None]
+    if a.shape != (m, spec.rows, spec.cols):
+        raise ValueError(f"sinh_a has shape {a.shape}, expected ({m}, {spec.rows}, {spec.cols})")
+    if not np.all(np.isfinite(a) & (a > 0)):
+        k, i, j = (int(x) for x in np.argwhere(~(np.isfinite(a) & (a > 0)))[0])
+        raise ValueError(f"sinh_a[{k}, {i}, {j}] = {float(a[k, i, j])!r}: must be finite and > 0 (1/V)")
+    return a
+
+
 def crossbar_netlist(spec: CrossbarSpec, v: np.ndarray, g: np.ndarray, raw_path: str,
-                     options: SolverOptions = SolverOptions()) -> str:
+                     options: SolverOptions = SolverOptions(),
+                     sinh_a: np.ndarray | None = None) -> str:
     """Netlist that solves every sample of (v, g) and writes the column currents.
 
     Args:
         spec: the crossbar.
         v: (M, rows) input voltages, V.
         g: (M, rows, cols) device conductances, S.
+        sinh_a: (M, rows, cols) per-device nonlinearity a (1/V) of sinh devices, each
+            device passing ``g·sinh(a·V)/a``; None: ``spec.sinh_a`` for all.
         raw_path: where ngspice writes the binary rawfile of the column currents
             (one point per sample, vectors :func:`sense_vectors`); relative paths are
             relative to ngspice's working directory. Only the characters of
@@ -186,6 +211,7 @@ def crossbar_netlist(spec: CrossbarSpec, v: np.ndarray, g: np.ndarray, raw_path:
                          f"safe): pass a bare file name and run ngspice in its directory")
     v, g = check_samples(spec, v, g)
     m = len(v)
+    per_device_a = check_sinh_a(spec, sinh_a, m)
     s, n = spec, NodeNames(spec)
     lines = [f"* crossbar {s.rows}x{s.cols} {s.device}, {m} samples", options.card(),
              "Vidx idx 0 0"]
@@ -211,11 +237,16 @@ def crossbar_netlist(spec: CrossbarSpec, v: np.ndarray, g: np.ndarray, raw_path:
     a = _num(s.sinh_a)
     # sinh: I = (g/a)·sinh(a·V), with g/a tabulated (a division inside a B-source
     # expression made ngspice ~2x slower)
-    g_table = g / s.sinh_a if s.device == "sinh" else g
+    if per_device_a is not None:
+        g_table = g / per_device_a
+    else:
+        g_table = g / s.sinh_a if s.device == "sinh" else g
     for i in range(s.rows):
         for j in range(s.cols):
             row, col = n.row(i, j), n.col(i, j)
             cond = _table(g_table[:, i, j])
+            if per_device_a is not None:
+                a = _table(per_device_a[:, i, j])
             if s.device == "linear":
                 card = f"Bc{i}_{j} {row} {col} I=({cond})*V({row},{col})"
             elif s.device == "sinh":

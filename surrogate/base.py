@@ -16,6 +16,12 @@ and accept it precomputed, ``prepare(g, g_eff=effective_conductance(spec, g))``,
 caller running several models on the same tiles (``surrogate.evaluate``) solves each
 tile once. :meth:`CrossbarModel.prepare_with` does that dispatch.
 
+Models that solve each device's own I–V (``circuit``, ``spice``) also take a
+device-to-device spread of the sinh nonlinearity, ``prepare(g, sinh_a=a)`` with ``a``
+shaped like ``g`` (1/V); they say so with :attr:`CrossbarModel.uses_sinh_a`. The other
+models compute with the spec's one ``sinh_a`` (:meth:`CrossbarModel.prepare_devices`
+does that dispatch).
+
 ``model(v, g)`` checks its inputs (:meth:`CrossbarModel.check_shapes`) and promotes them
 to one dtype for every model alike: torch tensors only (numpy arrays are refused with
 the fix), leading dimensions that broadcast, one device, and currents in
@@ -43,6 +49,9 @@ class CrossbarModel(ABC):
     #: :func:`surrogate.analytical.effective_conductance` (float64, same shape as g)
     uses_g_eff: bool = False
 
+    #: whether :meth:`prepare` accepts ``sinh_a=``, each sinh device's own nonlinearity
+    uses_sinh_a: bool = False
+
     def __init__(self, spec: CrossbarSpec) -> None:
         self.spec = spec
 
@@ -56,6 +65,13 @@ class CrossbarModel(ABC):
         computed once by the caller) where the model uses it; ``None``: computed here."""
         if self.uses_g_eff and g_eff is not None:
             return self.prepare(g, g_eff=g_eff)
+        return self.prepare(g)
+
+    def prepare_devices(self, g: torch.Tensor, sinh_a: torch.Tensor | None) -> Any:
+        """``prepare(g)``, handing over per-device ``sinh_a`` (shaped like ``g``) where the
+        model uses it; models that do not compute with the spec's ``sinh_a``."""
+        if self.uses_sinh_a and sinh_a is not None:
+            return self.prepare(g, sinh_a=sinh_a)
         return self.prepare(g)
 
     # ------------------------------------------------------------------ per MVM

@@ -53,6 +53,7 @@ class CircuitModel(CrossbarModel):
     """
 
     name = "circuit"
+    uses_sinh_a = True
 
     def __init__(self, spec: CrossbarSpec, settings: SolverSettings = SolverSettings()) -> None:
         super().__init__(spec)
@@ -66,24 +67,30 @@ class CircuitModel(CrossbarModel):
             self._networks[device] = WireNetwork(self.spec, device)
         return self._networks[device]
 
-    def prepare(self, g: torch.Tensor) -> torch.Tensor:
+    def prepare(self, g: torch.Tensor, sinh_a: torch.Tensor | None = None
+                ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        """``g`` (or ``(g, sinh_a)`` with each sinh device's own nonlinearity)."""
         self.network(g.device)
-        return g
+        return g if sinh_a is None else (g, sinh_a)
 
-    def solve(self, v: torch.Tensor, g: torch.Tensor, keep_state: bool = True) -> OperatingPoint:
+    def solve(self, v: torch.Tensor, g: torch.Tensor, keep_state: bool = True,
+              sinh_a: torch.Tensor | None = None) -> OperatingPoint:
         """The full solution for ``v`` (…, R) V and ``g`` (…, R, C) S (broadcast);
-        ``keep_state=False`` keeps the column currents only."""
+        ``keep_state=False`` keeps the column currents only; ``sinh_a`` (shaped like
+        ``g``) gives each sinh device its own nonlinearity."""
         self.check_shapes(v, g)
         op = solve_operating_point(self.spec, v, g, self.settings, self.network(g.device),
-                                   keep_state)
+                                   keep_state, sinh_a)
         self.last_solve = SolveStats(op.newton_iterations, op.cg_iterations,
                                      float(op.residual.max()) if op.residual.numel() else 0.0,
                                      op.residual.numel())
         return op
 
-    def mvm(self, prepared: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-        dtype = torch.promote_types(v.dtype, prepared.dtype)
-        return self.solve(v.to(prepared.device), prepared, keep_state=False).currents.to(dtype)
+    def mvm(self, prepared: torch.Tensor | tuple[torch.Tensor, torch.Tensor],
+            v: torch.Tensor) -> torch.Tensor:
+        g, sinh_a = prepared if isinstance(prepared, tuple) else (prepared, None)
+        dtype = torch.promote_types(v.dtype, g.dtype)
+        return self.solve(v.to(g.device), g, keep_state=False, sinh_a=sinh_a).currents.to(dtype)
 
 
 # ----------------------------------------------------------------------------- plot

@@ -56,9 +56,11 @@ def linear_cell(spec: CrossbarSpec, x: torch.Tensor, y: torch.Tensor, g: torch.T
     return CellState(i, i, g.expand_as(i))
 
 
-def sinh_cell(spec: CrossbarSpec, x: torch.Tensor, y: torch.Tensor, g: torch.Tensor) -> CellState:
-    """I = G·sinh(a·(x − y))/a, dI/du = G·cosh(a·(x − y))."""
-    a = spec.sinh_a
+def sinh_cell(spec: CrossbarSpec, x: torch.Tensor, y: torch.Tensor, g: torch.Tensor,
+              a: torch.Tensor | float | None = None) -> CellState:
+    """I = G·sinh(a·(x − y))/a, dI/du = G·cosh(a·(x − y)); ``a`` per device (a tensor
+    shaped like ``g``) or ``spec.sinh_a`` where None."""
+    a = spec.sinh_a if a is None else a
     au = a * (x - y)
     i = g * torch.sinh(au) / a
     return CellState(i, i, g * torch.cosh(au))
@@ -168,6 +170,17 @@ def one_t_one_r_cell(spec: CrossbarSpec, x: torch.Tensor, y: torch.Tensor, g: to
 
 
 #: the cell law of each ``CrossbarSpec.device``
+def cell_law(spec: CrossbarSpec, sinh_a: torch.Tensor | None = None) -> CellLaw:
+    """The law of ``spec``'s cells; with ``sinh_a`` (shaped like the conductances, 1/V)
+    each sinh device has its own nonlinearity (ValueError for other devices)."""
+    if sinh_a is None:
+        return CELL_LAWS[spec.device]
+    if spec.device != "sinh":
+        raise ValueError(f"per-device sinh_a given for {spec.device} devices: only sinh "
+                         f"devices have a nonlinearity a")
+    return lambda spec_, x, y, g: sinh_cell(spec_, x, y, g, sinh_a)
+
+
 CELL_LAWS: dict[str, CellLaw] = {
     "linear": linear_cell,
     "sinh": sinh_cell,

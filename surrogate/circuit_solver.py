@@ -39,7 +39,7 @@ from dataclasses import dataclass
 import torch
 
 from spice_netlists import CrossbarSpec
-from surrogate.circuit_devices import CELL_LAWS
+from surrogate.circuit_devices import cell_law
 from surrogate.circuit_network import WireNetwork
 
 #: tile elements (samples × R × C) solved together, per kind of torch device. On a CPU a
@@ -182,8 +182,9 @@ def _newton_step(net: WireNetwork, d: torch.Tensor, b: torch.Tensor,
 
 
 def _newton(spec: CrossbarSpec, net: WireNetwork, v: torch.Tensor, g: torch.Tensor,
-            settings: SolverSettings) -> OperatingPoint:
-    """Newton on one chunk: ``v`` (B, R), ``g`` (B, R, C) float64.
+            settings: SolverSettings, sinh_a: torch.Tensor | None = None) -> OperatingPoint:
+    """Newton on one chunk: ``v`` (B, R), ``g`` (B, R, C) float64 (``sinh_a`` (B, R, C)
+    per-device nonlinearity, or None).
 
     The node voltages are always written from predicted cell currents ``(i_hat, j_hat)``
     (zero at the start): ``x = v·1ᵀ − i_hat·G_row`` and ``y = G_col·j_hat``. The
@@ -191,7 +192,7 @@ def _newton(spec: CrossbarSpec, net: WireNetwork, v: torch.Tensor, g: torch.Tens
     and ``r_y = −G_col·(J − j_hat)``; a step predicts ``I + dz`` and ``J + dz``. Each
     step costs two wire products beside its CG solve, computed in place.
     """
-    law = CELL_LAWS[spec.device]
+    law = cell_law(spec, sinh_a)
     v_col = v.unsqueeze(-1)
     x = v_col.expand(g.shape).clone()
     y = torch.zeros_like(x)
@@ -231,19 +232,23 @@ def _newton(spec: CrossbarSpec, net: WireNetwork, v: torch.Tensor, g: torch.Tens
 
 
 def _solve(spec: CrossbarSpec, net: WireNetwork, v: torch.Tensor, g: torch.Tensor,
-           settings: SolverSettings, keep_state: bool = True) -> OperatingPoint:
-    """Newton over the flattened batch, chunk by chunk: ``v`` (…, R), ``g`` (…, R, C).
-    Without ``keep_state`` only currents, residuals and counts are gathered."""
+           settings: SolverSettings, keep_state: bool = True,
+           sinh_a: torch.Tensor | None = None) -> OperatingPoint:
+    """Newton over the flattened batch, chunk by chunk: ``v`` (…, R), ``g`` (…, R, C)
+    (``sinh_a`` shaped like ``g``, or None). Without ``keep_state`` only currents,
+    residuals and counts are gathered."""
     lead = torch.broadcast_shapes(v.shape[:-1], g.shape[:-2])
     r, c = spec.rows, spec.cols
     vf = v.expand(*lead, r).reshape(-1, r)
     gf = g.expand(*lead, r, c).reshape(-1, r, c)
+    af = None if sinh_a is None else sinh_a.expand(*lead, r, c).reshape(-1, r, c)
     n = len(vf)
     budget = settings.chunk_elements or CHUNK_ELEMENTS.get(g.device.type, CHUNK_ELEMENTS["cuda"])
     step = max(1, budget // (r * c))
     parts = []
     for k in range(0, n, step):
-        part = _newton(spec, net, vf[k:k + step], gf[k:k + step], settings)
+        part = _newton(spec, net, vf[k:k + step], gf[k:k + step], settings,
+                       None if af is None else af[k:k + step])
         if not keep_state:
             part.x = part.y = part.i_row = part.j_col = None
         parts.append(part)
@@ -269,11 +274,11 @@ class _ImplicitOperatingPoint(torch.autograd.Function):
     """(x, y) = operating point(v, g), with the implicit-function gradient."""
 
     @staticmethod
-    def forward(ctx, v, g, spec, net, settings, box):  # noqa: D401 - autograd API
+    def forward(ctx, v, g, sinh_a, spec, net, settings, box):  # noqa: D401 - autograd API
         with torch.no_grad():
-            op = _solve(spec, net, v, g, settings)
+            op = _solve(spec, net, v, g, settings, sinh_a=sinh_a)
         box.append(op)
-        ctx.spec, ctx.net, ctx.settings = spec, net, settings
+        ctx.spec, ctx.net, ctx.settings, ctx.sinh_a = spec, net, settings, sinh_a
         ctx.save_for_backward(v, g, op.x, op.y)
         return op.x, op.y
 
@@ -281,7 +286,7 @@ class _ImplicitOperatingPoint(torch.autograd.Function):
     def backward(ctx, grad_x, grad_y):
         v, g, x, y = ctx.saved_tensors
         spec, net, settings = ctx.spec, ctx.net, ctx.settings
-        law = CELL_LAWS[spec.device]
+        law = cell_law(spec, ctx.sinh_a)
         with torch.enable_grad():
             xs, ys = x.detach().requires_grad_(), y.detach().requires_grad_()
             vs, gs = v.detach().requires_grad_(), g.detach().requires_grad_()
@@ -318,14 +323,18 @@ class _ImplicitOperatingPoint(torch.autograd.Function):
             gg = gg.sum_to_size(g.shape)
         if gv is not None and gv.shape != v.shape:
             gv = gv.sum_to_size(v.shape)
-        return gv, gg, None, None, None, None
+        return gv, gg, None, None, None, None, None
 
 
 def solve_operating_point(spec: CrossbarSpec, v: torch.Tensor, g: torch.Tensor,
                           settings: SolverSettings = SolverSettings(),
                           net: WireNetwork | None = None,
-                          keep_state: bool = True) -> OperatingPoint:
+                          keep_state: bool = True,
+                          sinh_a: torch.Tensor | None = None) -> OperatingPoint:
     """The exact operating point of crossbars ``g`` (…, R, C) S under inputs ``v`` (…, R) V.
+
+    ``sinh_a`` (shaped like ``g``, 1/V): each sinh device's own nonlinearity (a
+    device-to-device spread); None: ``spec.sinh_a`` for every device.
 
     Leading dimensions broadcast; everything is computed in float64 on ``g``'s device.
     Differentiable in ``v`` and ``g`` (implicit differentiation) when either requires
@@ -337,17 +346,18 @@ def solve_operating_point(spec: CrossbarSpec, v: torch.Tensor, g: torch.Tensor,
     dev = g.device
     v64 = v.to(device=dev, dtype=torch.float64)
     g64 = g.to(dtype=torch.float64)
+    a64 = None if sinh_a is None else sinh_a.to(device=dev, dtype=torch.float64)
     net = net or WireNetwork(spec, dev)
     box: list[OperatingPoint] = []
     if torch.is_grad_enabled() and (v64.requires_grad or g64.requires_grad):
-        x, y = _ImplicitOperatingPoint.apply(v64, g64, spec, net, settings, box)
+        x, y = _ImplicitOperatingPoint.apply(v64, g64, a64, spec, net, settings, box)
         op = box[0]
-        cell = CELL_LAWS[spec.device](spec, x, y, g64)   # currents carry the gradient
+        cell = cell_law(spec, a64)(spec, x, y, g64)   # currents carry the gradient
         op.x, op.y, op.i_row, op.j_col = x, y, cell.i_row, cell.j_col
         op.currents = cell.j_col.sum(dim=-2)
     else:
         with torch.no_grad():
-            op = _solve(spec, net, v64, g64, settings, keep_state)
+            op = _solve(spec, net, v64, g64, settings, keep_state, a64)
     if settings.raise_on_failure and not bool(op.converged.all()):
         bad = torch.nonzero(~op.converged.reshape(-1)).flatten()
         worst = op.residual.reshape(-1)[bad]

@@ -21,23 +21,34 @@ class SpiceModel(CrossbarModel):
     (e.g. ``workers``)."""
 
     name = "spice"
+    uses_sinh_a = True
 
     def __init__(self, spec: CrossbarSpec, **simulate_kwargs: Any) -> None:
         super().__init__(spec)
         self.simulate_kwargs = simulate_kwargs
 
-    def prepare(self, g: torch.Tensor) -> torch.Tensor:
-        return g
+    def prepare(self, g: torch.Tensor, sinh_a: torch.Tensor | None = None
+                ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        """``g`` (or ``(g, sinh_a)`` with each sinh device's own nonlinearity, 1/V)."""
+        return g if sinh_a is None else (g, sinh_a)
 
-    def mvm(self, prepared: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    def mvm(self, prepared: torch.Tensor | tuple[torch.Tensor, torch.Tensor],
+            v: torch.Tensor) -> torch.Tensor:
         from datagen import simulate  # datagen sits above surrogate only at run time
 
+        g, sinh_a = prepared if isinstance(prepared, tuple) else (prepared, None)
         r, c = self.spec.rows, self.spec.cols
-        lead = torch.broadcast_shapes(v.shape[:-1], prepared.shape[:-2])
+        lead = torch.broadcast_shapes(v.shape[:-1], g.shape[:-2])
+
+        def flat(t: torch.Tensor) -> np.ndarray:
+            return t.expand(*lead, r, c).reshape(-1, r, c).detach().cpu().numpy().astype(np.float64)
+
         vb = v.expand(*lead, r).reshape(-1, r).detach().cpu().numpy().astype(np.float64)
-        gb = prepared.expand(*lead, r, c).reshape(-1, r, c).detach().cpu().numpy().astype(np.float64)
         if len(vb) == 0:
             return torch.zeros(*lead, c, dtype=v.dtype, device=v.device)
-        i = simulate(self.spec, vb, gb, **self.simulate_kwargs)
-        dtype = torch.promote_types(v.dtype, prepared.dtype)
+        kwargs = dict(self.simulate_kwargs)
+        if sinh_a is not None:
+            kwargs["sinh_a"] = flat(sinh_a)
+        i = simulate(self.spec, vb, flat(g), **kwargs)
+        dtype = torch.promote_types(v.dtype, g.dtype)
         return torch.from_numpy(i).reshape(*lead, c).to(device=v.device, dtype=dtype)

@@ -71,11 +71,24 @@ def test_drift_compensation_restores_each_tiles_all_ones_read() -> None:
     torch.manual_seed(0)
     target = SPEC.g_off + torch.rand(6, SPEC.rows, SPEC.cols, dtype=torch.float64) * (SPEC.g_on - SPEC.g_off)
     cfg = NonidealConfig(drift={"t_s": 3e7, "compensation": True})
-    g, scale = program_tiles(target, SPEC, cfg, "layer")
+    g, scale, _ = program_tiles(target, SPEC, cfg, "layer")
     assert scale is not None and scale.shape == (6,)
     assert torch.allclose(scale * g.sum(dim=(1, 2)), target.sum(dim=(1, 2)), rtol=1e-12)
     assert program_tiles(target, SPEC, cfg.with_overrides({"drift.compensation": False}),
                          "layer").digital_scale is None
+
+
+def test_nonlinearity_spread_has_mean_a_and_sigma_times_a() -> None:
+    spec = SPEC.with_(device="sinh")
+    tiles = program_tiles(_tiles(), spec, NonidealConfig(sinh_a_spread=0.2), "layer")
+    assert torch.equal(tiles.g, _tiles())                       # conductances untouched
+    a = tiles.sinh_a
+    assert (a > 0).all()
+    assert a.mean().item() == pytest.approx(spec.sinh_a, rel=4 * 0.2 / math.sqrt(a.numel()))
+    assert a.std().item() == pytest.approx(0.2 * spec.sinh_a, rel=0.02)
+    assert program_tiles(_tiles(), spec, NonidealConfig(), "layer").sinh_a is None
+    with pytest.raises(ValueError, match="sinh_a_spread is 0.2, but .* has linear devices"):
+        program_tiles(_tiles(), SPEC.with_(device="linear"), NonidealConfig(sinh_a_spread=0.2), "layer")
 
 
 def test_finite_levels_round_to_the_nearest_level() -> None:
@@ -198,32 +211,39 @@ def test_rates_summing_over_one_and_additive_lognormal_are_refused() -> None:
 
 # ----------------------------------------------------------------------------- every model
 class _Spy(CrossbarModel):
-    """A real model that records the conductances it is prepared with."""
+    """A real model that records the conductances (and per-device a) it is prepared with."""
 
     def __init__(self, inner: CrossbarModel) -> None:
         super().__init__(inner.spec)
-        self.inner, self.name, self.seen = inner, inner.name, []
+        self.inner, self.name, self.seen, self.seen_a = inner, inner.name, [], []
+        self.uses_sinh_a = inner.uses_sinh_a
 
-    def prepare(self, g: torch.Tensor):
+    def prepare(self, g: torch.Tensor, **kwargs):
         self.seen.append(g.clone())
-        return self.inner.prepare(g)
+        self.seen_a.append(kwargs.get("sinh_a"))
+        return self.inner.prepare(g, **kwargs)
 
     def mvm(self, prepared, v: torch.Tensor) -> torch.Tensor:
         return self.inner.mvm(prepared, v)
 
 
 def test_every_model_is_prepared_with_the_same_perturbed_tiles() -> None:
+    spec = SPEC.with_(device="sinh")
     perturbed = {"programming": {"sigma": 0.1}, "stuck": {"on_rate": 0.02, "off_rate": 0.02},
-                 "drift": {"t_s": 1e4}, "levels": 9}
-    spies = [_Spy(make_model(name, SPEC)) for name in ("ideal", "analytical", "analytical_device",
+                 "drift": {"t_s": 1e4}, "levels": 9, "sinh_a_spread": 0.1}
+    spies = [_Spy(make_model(name, spec)) for name in ("ideal", "analytical", "analytical_device",
                                                         "circuit", "spice")]
     for spy in spies:
-        _layer(spy, nonideal=perturbed, mapping="mdm").conductances("cpu", torch.float64)
+        _layer(spy, spec, nonideal=perturbed, mapping="mdm").conductances("cpu", torch.float64)
     first = spies[0].seen[0]
-    clean = _layer("ideal").conductances("cpu", torch.float64)
+    clean = _layer("ideal", spec).conductances("cpu", torch.float64)
     assert not torch.equal(first, clean)
     for spy in spies[1:]:
         assert torch.equal(spy.seen[0], first), spy.name
+    # the per-device nonlinearity reaches the models that solve each device's I–V
+    by_name = {spy.name: spy.seen_a[0] for spy in spies}
+    assert by_name["circuit"] is not None and torch.equal(by_name["circuit"], by_name["spice"])
+    assert by_name["ideal"] is None and by_name["analytical_device"] is None
 
 
 def test_ngspice_and_circuit_compute_the_same_perturbed_layer() -> None:
@@ -231,7 +251,8 @@ def test_ngspice_and_circuit_compute_the_same_perturbed_layer() -> None:
     so both solved the same perturbed tiles (and the same read noise reached both)."""
     spec = CrossbarSpec(rows=8, cols=8, device="sinh", v_read_max=0.5)
     perturbed = {"programming": {"sigma": 0.1}, "stuck": {"on_rate": 0.05},
-                 "read_noise": {"sigma": 0.02}, "adc": {"gain_sigma": 0.01}}
+                 "read_noise": {"sigma": 0.02}, "adc": {"gain_sigma": 0.01},
+                 "sinh_a_spread": 0.3}
     torch.manual_seed(4)
     q = torch.randint(-31, 32, (7, 8))
     x = torch.randint(0, 64, (3, 8))
@@ -243,3 +264,16 @@ def test_ngspice_and_circuit_compute_the_same_perturbed_layer() -> None:
     clean = CrossbarMatmul(q, cfg.with_(nonideal=NonidealConfig()), make_model("circuit", spec),
                            "fc")(x, torch.float64)
     assert not torch.equal(out["circuit"], clean)
+
+
+def test_bad_per_device_nonlinearity_is_refused_before_ngspice_runs() -> None:
+    from datagen import simulate
+
+    spec = CrossbarSpec(rows=4, cols=4, device="sinh")
+    v, g = np.full((1, 4), 0.1), np.full((1, 4, 4), spec.g_on)
+    a = np.full((1, 4, 4), 2.0)
+    a[0, 1, 2] = -1.0
+    with pytest.raises(ValueError, match=r"sinh_a\[0, 1, 2\] = -1.0: must be finite and > 0"):
+        simulate(spec, v, g, sinh_a=a)
+    with pytest.raises(ValueError, match="only sinh devices have a nonlinearity"):
+        simulate(spec.with_(device="linear"), v, g, sinh_a=np.full((1, 4, 4), 2.0))
