@@ -45,6 +45,7 @@ bench: setup
 	$(PY) -m surrogate.bench
 	$(PY) -m functional_sim.bench
 	$(PY) -m surrogate.circuit_bench
+	$(PY) -m functional_sim.nonideal_bench
 
 clean:
 	rm -rf data models reports

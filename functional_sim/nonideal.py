@@ -203,7 +203,7 @@ class Readout:
         if self.noise_gen is not None:
             xi = torch.randn(currents.shape, generator=self.noise_gen, device=currents.device,
                              dtype=currents.dtype)
-            currents.add_(xi.mul_(self.read_noise_std(v)))
+            currents.addcmul_(xi, self.read_noise_std(v))
         if self.clip is not None:
             currents.clamp_(max=self.clip)
         if self.gain is not None:
