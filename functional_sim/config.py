@@ -95,8 +95,9 @@ class SimConfig(ConfigSection):
             is a reference column holding 2^(b-1), subtracted digitally after the ADC).
         weight_scale: ``per_layer`` or ``per_channel`` (one scale per output).
         mapping: where each tile's rows and columns sit on the physical crossbar:
-            ``identity`` or ``mdm`` (Manhattan Distance Mapping,
-            :mod:`functional_sim.tile_layout`); the ideal result is the same for both.
+            ``identity``, ``mdm`` (Manhattan Distance Mapping) or ``mdm_activity`` (MDM
+            weighted by each row's mean input, calibrated on the first batch;
+            :mod:`functional_sim.tile_layout`); the ideal result is the same for all.
         nonideal: the non-idealities beyond the wires (programming error, read noise,
             stuck-at faults, drift, finite levels, ADC errors;
             :mod:`functional_sim.nonideal_config`), applied to every tile before the

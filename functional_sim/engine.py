@@ -24,7 +24,7 @@ from functional_sim import mapping
 from functional_sim.config import SimConfig
 from functional_sim.nf import NFMeter
 from functional_sim.nonideal import ProgrammedTiles, Readout, program_tiles
-from functional_sim.tile_layout import make_layout
+from functional_sim.tile_layout import CALIBRATED, make_layout
 from surrogate.base import CrossbarModel
 
 #: called with (layer name, v (N, T, rows) volts, g (T, rows, cols) siemens) per model
@@ -53,7 +53,9 @@ class CrossbarMatmul:
         # the row tile each flat tile (P, S, RT, CT order) reads its inputs from
         self.tile_row = torch.arange(rt).reshape(1, 1, rt, 1).expand(p, s, rt, ct).reshape(-1)
         spec = cfg.spec
-        self.layout = make_layout(cfg.mapping, self.levels.reshape(-1, spec.rows, spec.cols))
+        #: calibrated layouts wait for the first inputs (:meth:`calibrate`)
+        self.layout = None if cfg.mapping in CALIBRATED else \
+            make_layout(cfg.mapping, self.levels.reshape(-1, spec.rows, spec.cols))
         self._programmed: ProgrammedTiles | None = None
         self._prepared: dict[tuple[Any, ...], tuple[torch.Tensor, Any, Readout | None]] = {}
         self.recorder: Recorder | None = None
@@ -70,6 +72,21 @@ class CrossbarMatmul:
         """The tile stack in siemens, as the model sees it: (T, rows, cols) in physical
         order (the layout applied), holding what the devices hold (non-idealities)."""
         return self._prepare(torch.device(device), dtype)[0]
+
+    def calibrate(self, x: torch.Tensor) -> None:
+        """Fix a calibrated layout (``mdm_activity``) from non-negative integer inputs
+        ``x`` (B, K): each row's mean DAC digit. Once: later calls, and other mappings,
+        change nothing."""
+        if self.cfg.mapping not in CALIBRATED or self.layout is not None:
+            return
+        spec, cfg = self.cfg.spec, self.cfg
+        rt = self.tile_dims[2]
+        xp = torch.zeros(x.shape[0], rt * spec.rows, dtype=torch.int64, device=x.device)
+        xp[:, : self.k_in] = x.clamp(min=0)
+        digits = mapping.stream_digits(xp.reshape(-1, rt, spec.rows), cfg)   # NS, B, RT, rows
+        activity = digits.to(torch.float64).mean(dim=(0, 1)).cpu()           # RT, rows
+        self.layout = make_layout(cfg.mapping, self.levels.reshape(-1, spec.rows, spec.cols),
+                                  activity.index_select(0, self.tile_row))
 
     def programmed(self) -> ProgrammedTiles:
         """The physical tiles' conductances (float64, CPU), drawn once per engine."""
@@ -97,6 +114,10 @@ class CrossbarMatmul:
         key = (device.type, device.index, dtype)
         if key not in self._prepared:
             cfg, spec = self.cfg, self.cfg.spec
+            if cfg.mapping in CALIBRATED and self.layout is None:
+                raise RuntimeError(f"{self.name}: the {cfg.mapping} layout is calibrated on the "
+                                   f"first inputs: run the layer once before asking for its "
+                                   f"conductances")
             if self.layout is None and not cfg.nonideal.programs_tiles:
                 # the target conductances, computed as the model would see them
                 g = mapping.levels_to_conductance(self.levels.to(device), spec,
@@ -157,6 +178,8 @@ class CrossbarMatmul:
         sample that did not converge) are an error.
         """
         spec, cfg = self.cfg.spec, self.cfg
+        if cfg.mapping in CALIBRATED and self.layout is None:
+            self.calibrate(x)
         g, prepared, readout = self._prepare(x.device, dtype)
         layout = self.layout
         digital_scale = None if readout is None else readout.digital_scale

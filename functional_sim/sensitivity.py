@@ -9,7 +9,10 @@ and every value, the network is run through the ``reference`` model (the exact
 ``circuit``) and each cheap model, all on the same perturbed tiles
 (:mod:`functional_sim.nonideal`), once per seed of ``seeds``. Then each tile layout of
 ``mappings`` (identity, MDM) runs at params.yaml's non-idealities, and every model's
-nonideality factor (:mod:`functional_sim.nf`) is measured per layer.
+nonideality factor (:mod:`functional_sim.nf`) is measured per layer. The reference
+also runs once with the wires at 0 Ω: what remains (``nf_without_wires``, the driver
+and sense resistances) is what no layout can change, and ``wire_nf_reduction`` is the
+share of the rest, the wires' part, that a layout removes.
 
 Writes ``reports/sensitivity.json`` (top-1 as fractions, misses in points)::
 
@@ -23,7 +26,9 @@ Writes ``reports/sensitivity.json`` (top-1 as fractions, misses in points)::
      "mapping": {"identity": {"top1": {model: …}, "nf": {model: {"mean": …, "layers": {…}}}},
                  "mdm": {…},
                  "nf_reduction": {model: …},     # 1 − NF(mdm)/NF(identity)
-                 "top1_gain_pts": {model: …}},   # top-1(mdm) − top-1(identity), points
+                 "top1_gain_pts": {model: …},    # top-1(mdm) − top-1(identity), points
+                 "wire_nf_reduction": …},        # the reference's, of its wire part
+     "nf_without_wires": …},                     # the reference's NF, wires at 0 Ω
      "seconds": …}
 
 and ``reports/sensitivity.md`` (tables), ``reports/plots/sensitivity.png`` (accuracy
@@ -88,14 +93,19 @@ class _Runner:
             self.models[name] = (sim, make_model(sim.crossbar_model, self.spec, sim.checkpoint))
         return self.models[name]
 
-    def run(self, model: str, nonideal: NonidealConfig, mapping: str) -> tuple[float, dict[str, Any]]:
-        """(top-1, NF {"mean", "layers"}) of ``model`` at one point (cached)."""
-        key = json.dumps([model, mapping, nonideal.to_dict()], sort_keys=True)
+    def run(self, model: str, nonideal: NonidealConfig, mapping: str,
+            spec: CrossbarSpec | None = None) -> tuple[float, dict[str, Any]]:
+        """(top-1, NF {"mean", "layers"}) of ``model`` at one point (cached); ``spec``
+        replaces the setting's tile physics (a model without checkpoint only)."""
+        key = json.dumps([model, mapping, nonideal.to_dict(), None if spec is None else spec.tag,
+                          None if spec is None else spec.to_dict()], sort_keys=True)
         if key not in self.cache:
             sim, xbar = self._model(model)
+            if spec is not None:
+                sim, xbar = sim.with_(spec=spec), make_model(sim.crossbar_model, spec)
             sim = sim.with_(nonideal=nonideal, mapping=mapping)
             sim_net = convert(self.net, sim, model=xbar)
-            meter = NFMeter(self.spec)
+            meter = NFMeter(sim.spec)
             for _, layer in sim_layers(sim_net):
                 layer.engine.nf_meter = meter
             start = time.perf_counter()
@@ -174,6 +184,11 @@ def run_sensitivity(cfg: StudyConfig, specs: Sequence[CrossbarSpec], device: str
                           "layers": {k: _mean_std([lay[k] for lay in layers])[0]
                                      for k in layers[0]}}
         report["mapping"][mapping] = {"top1": top, "nf": nfs}
+    # what no layout can change: the NF of the same crossbar without wire resistance
+    # (driver and sense resistances only), under the reference, at the first seed
+    wire_free = spec.with_(r_wire_row=0.0, r_wire_col=0.0)
+    floor = runner.run(sens.reference, base.with_(seed=sens.seeds[0]), "identity", wire_free)[1]
+    report["mapping"]["nf_without_wires"] = floor["mean"]
     if len(sens.mappings) > 1:
         first = report["mapping"][baseline_mapping]
         for mapping in sens.mappings[1:]:
@@ -181,6 +196,10 @@ def run_sensitivity(cfg: StudyConfig, specs: Sequence[CrossbarSpec], device: str
             other["nf_reduction"] = {m: (1 - other["nf"][m]["mean"] / first["nf"][m]["mean"])
                                      if first["nf"][m]["mean"] else float("nan") for m in models}
             other["top1_gain_pts"] = {m: 100 * (other["top1"][m] - first["top1"][m]) for m in models}
+            wires = first["nf"][sens.reference]["mean"] - floor["mean"]
+            other["wire_nf_reduction"] = (
+                (first["nf"][sens.reference]["mean"] - other["nf"][sens.reference]["mean"]) / wires
+                if wires else float("nan"))
     report["seconds"] = round(time.perf_counter() - start, 1)
     return report
 
@@ -206,7 +225,7 @@ def markdown_tables(report: dict[str, Any]) -> str:
             cells = [f"{100 * entry['top1'][m][k]:.1f}" for m in models]
             lines.append(f"| {_fmt(value)} | " + " | ".join(cells) + " |")
         lines.append("")
-    mapping = report["mapping"]
+    mapping = {k: v for k, v in report["mapping"].items() if isinstance(v, dict)}
     if mapping:
         names = list(mapping)
         lines += ["## Tile layout", "", "NF = mean over reads and columns of "
@@ -221,6 +240,14 @@ def markdown_tables(report: dict[str, Any]) -> str:
                    if len(names) > 1 else "")
             lines.append(f"| {m} | " + " | ".join(cells) + red + " |")
         lines.append("")
+        floor = report["mapping"].get("nf_without_wires")
+        if floor is not None:
+            lines.append(f"NF of `{ref}` with the wires at 0 Ω (driver and sense resistances "
+                         f"only, what no layout changes): {floor:+.4f}.")
+            for n in names[1:]:
+                lines.append(f"{n} removes {100 * mapping[n]['wire_nf_reduction']:.1f} % of the "
+                             f"wires' part of `{ref}`'s NF.")
+            lines.append("")
     return "\n".join(lines)
 
 

@@ -104,7 +104,7 @@ class SensitivityConfig(ConfigSection):
     seeds: tuple[int, ...] = (0,)
     sweeps: dict = field(  # name -> SweepConfig (a plain dict hint: built here)
         default_factory=lambda: {k: SweepConfig.from_dict(v) for k, v in DEFAULT_SWEEPS.items()})
-    mappings: tuple[str, ...] = ("identity", "mdm")
+    mappings: tuple[str, ...] = ("identity", "mdm", "mdm_activity")
 
     def __post_init__(self) -> None:
         from functional_sim.config import _names, _net_names, _str_names

@@ -17,6 +17,12 @@ separates into a row term and a column term, and each is minimised exactly by a 
 (the paper's "feeding activations from the denser side"), rows by ascending level sum
 toward the sense end (its row reordering by Manhattan distance). Ties keep their order.
 Each bit slice sits on its own crossbar here, so each gets its own layout.
+
+``mdm_activity`` is this tool's extension: the same sorts with each cell weighted by
+its row's mean input (``w_rc·a_r``, the current the cell actually carries on average),
+calibrated on the first batch of inputs the layer sees. Weights alone rank a row that
+is never driven (an image's always-black border pixel) by weights it never uses; with
+activities it goes where the wires hurt most, since it carries nothing.
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ from typing import Callable, NamedTuple
 
 import torch
 
-__all__ = ["MAPPINGS", "TileLayout", "mdm_layout", "make_layout"]
+__all__ = ["MAPPINGS", "CALIBRATED", "TileLayout", "mdm_layout", "make_layout"]
 
 
 class TileLayout(NamedTuple):
@@ -61,27 +67,44 @@ def _layout(rows: torch.Tensor, cols: torch.Tensor) -> TileLayout:
     return TileLayout(rows, cols, torch.argsort(cols, dim=-1))
 
 
-def mdm_layout(levels: torch.Tensor) -> TileLayout:
+def mdm_layout(levels: torch.Tensor, activity: torch.Tensor | None = None) -> TileLayout:
     """The MDM layout (module docstring) of tiles whose cells hold ``levels`` (T, rows,
-    cols), non-negative (conductance above g_off, in any unit)."""
-    levels = levels.to(torch.float64)
-    rows = torch.sort(levels.sum(-1), dim=-1, stable=True).indices
-    cols = torch.sort(levels.sum(-2), dim=-1, descending=True, stable=True).indices
+    cols), non-negative (conductance above g_off, in any unit); with ``activity`` (T,
+    rows), each row's mean input, the cells are weighted by it (``mdm_activity``)."""
+    w = levels.to(torch.float64)
+    if activity is not None:
+        w = w * activity.to(torch.float64)[:, :, None]
+    rows = torch.sort(w.sum(-1), dim=-1, stable=True).indices
+    cols = torch.sort(w.sum(-2), dim=-1, descending=True, stable=True).indices
     return _layout(rows, cols)
 
 
-def _identity(levels: torch.Tensor) -> None:
+def _identity(levels: torch.Tensor, activity: torch.Tensor | None = None) -> None:
     return None
 
 
-#: mapping name -> layout of a tile stack's levels (None: the identity, nothing to permute)
-MAPPINGS: dict[str, Callable[[torch.Tensor], TileLayout | None]] = {
+def _mdm_activity(levels: torch.Tensor, activity: torch.Tensor | None = None) -> TileLayout:
+    if activity is None:
+        raise ValueError("mdm_activity needs each row's mean input (calibration inputs)")
+    return mdm_layout(levels, activity)
+
+
+#: mapping name -> layout of a tile stack's levels (T, rows, cols) and, for the mappings
+#: of :data:`CALIBRATED`, its rows' mean inputs (T, rows); None: the identity
+MAPPINGS: dict[str, Callable[..., TileLayout | None]] = {
     "identity": _identity,
     "mdm": mdm_layout,
+    "mdm_activity": _mdm_activity,
 }
 
+#: the mappings that need the inputs' activity, calibrated on the first batch
+CALIBRATED = frozenset({"mdm_activity"})
 
-def make_layout(mapping: str, levels: torch.Tensor) -> TileLayout | None:
-    """The layout ``mapping`` gives tiles holding ``levels`` (T, rows, cols); None for
-    the identity."""
-    return MAPPINGS[mapping](levels)
+
+def make_layout(mapping: str, levels: torch.Tensor,
+                activity: torch.Tensor | None = None) -> TileLayout | None:
+    """The layout ``mapping`` gives tiles holding ``levels`` (T, rows, cols) (and, for
+    the calibrated mappings, rows whose mean inputs are ``activity`` (T, rows)); None
+    for the identity."""
+    return MAPPINGS[mapping](levels) if mapping not in CALIBRATED else \
+        MAPPINGS[mapping](levels, activity)

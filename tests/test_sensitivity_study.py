@@ -60,6 +60,11 @@ def test_sensitivity_report_runs_truth_and_cheap_models_per_strength(tmp_path) -
     assert set(mapping["identity"]["nf"]["circuit"]["layers"]) == {"1", "3"}
     assert mapping["mdm"]["nf_reduction"]["circuit"] == pytest.approx(
         1 - mapping["mdm"]["nf"]["circuit"]["mean"] / mapping["identity"]["nf"]["circuit"]["mean"])
+    floor = mapping["nf_without_wires"]
+    assert 0 < floor < mapping["identity"]["nf"]["circuit"]["mean"]   # wires add IR drop
+    assert mapping["mdm"]["wire_nf_reduction"] == pytest.approx(
+        (mapping["identity"]["nf"]["circuit"]["mean"] - mapping["mdm"]["nf"]["circuit"]["mean"])
+        / (mapping["identity"]["nf"]["circuit"]["mean"] - floor))
     table = markdown_tables(report)
     assert "## sigma (`programming.sigma`)" in table and "NF reduction" in table
     write_plot(report, tmp_path / "s.png", tmp_path / "s.csv")

@@ -51,20 +51,21 @@ def test_layout_moves_cells_inputs_and_outputs_consistently() -> None:
     assert make_layout("identity", g) is None
 
 
+@pytest.mark.parametrize("mapping", ["mdm", "mdm_activity"])
 @pytest.mark.parametrize("negative_weights", ["differential", "offset"])
-def test_mdm_leaves_the_ideal_layer_exact(negative_weights) -> None:
+def test_mdm_leaves_the_ideal_layer_exact(negative_weights, mapping) -> None:
     spec = CrossbarSpec(rows=16, cols=16)
     torch.manual_seed(1)
     q = torch.randint(-31, 32, (40, 50))
     x = torch.randint(-31, 64, (12, 50))
     out = {}
-    for mapping in ("identity", "mdm"):
+    for name in ("identity", mapping):
         cfg = SimConfig(spec=spec, weight_bits=6, input_bits=7, bits_per_slice=2, bits_per_stream=2,
                         adc_bits=lossless_adc_bits(spec, 2, 2), negative_weights=negative_weights,
-                        mapping=mapping)
-        out[mapping] = CrossbarMatmul(q, cfg, make_model("ideal", spec), "fc")(x, torch.float32)
-    assert torch.equal(out["mdm"], x @ q.T)
-    assert torch.equal(out["identity"], out["mdm"])
+                        mapping=name)
+        out[name] = CrossbarMatmul(q, cfg, make_model("ideal", spec), "fc")(x, torch.float32)
+    assert torch.equal(out[mapping], x @ q.T)
+    assert torch.equal(out["identity"], out[mapping])
 
 
 def test_nf_meter_matches_a_nodal_solve_and_is_zero_for_the_ideal_model() -> None:
@@ -104,3 +105,24 @@ def test_mdm_lowers_nf_of_the_exact_model_on_uneven_tiles() -> None:
         layer(x, torch.float64)
         nf[mapping] = layer.nf_meter.overall()
     assert 0 < nf["mdm"] < nf["identity"]
+
+
+def test_activity_mdm_sends_undriven_rows_where_the_wires_hurt_most() -> None:
+    """Calibrated on the first inputs: a row that is never driven goes to physical row 0
+    (farthest from the sense end) however heavy its weights, unlike weight-only MDM."""
+    spec = CrossbarSpec(rows=4, cols=4)
+    q = torch.tensor([[3, 1, 1, 1]] * 4)          # input 0 has the heaviest weights
+    x = torch.tensor([[0, 3, 2, 1]] * 5)           # but is never driven
+    layers = {}
+    for mapping in ("mdm", "mdm_activity"):
+        cfg = SimConfig(spec=spec, weight_bits=3, input_bits=2, bits_per_slice=2, bits_per_stream=2,
+                        adc_bits=lossless_adc_bits(spec, 2, 2), mapping=mapping)
+        layers[mapping] = CrossbarMatmul(q, cfg, make_model("ideal", spec), "fc")
+    with pytest.raises(RuntimeError, match="calibrated on the first inputs"):
+        layers["mdm_activity"].conductances("cpu", torch.float64)
+    for layer in layers.values():
+        assert torch.equal(layer(x), x @ q.T)
+    w_plus = 0                                     # tile 0: the W+ crossbar of slice 0
+    assert layers["mdm"].layout.rows[w_plus, -1].item() == 0           # heaviest: by the sink
+    assert layers["mdm_activity"].layout.rows[w_plus, 0].item() == 0   # undriven: farthest
+    assert layers["mdm_activity"].layout.rows[w_plus, -1].item() == 1  # most current: by the sink
