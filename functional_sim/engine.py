@@ -133,7 +133,9 @@ class CrossbarMatmul:
                 lsb = spec.full_scale_current / ((1 << cfg.adc_bits) - 1)
                 readout = Readout(cfg.nonideal, spec, g, lsb, self.name, scale)
             with torch.no_grad():
-                self._prepared[key] = (g, self.model.prepare_devices(g, sinh_a), readout)
+                prepared = self.model.prepare(g) if sinh_a is None else \
+                    self.model.prepare_devices(g, sinh_a)
+                self._prepared[key] = (g, prepared, readout)
         return self._prepared[key]
 
     def __call__(self, x: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
