@@ -10,7 +10,7 @@ PY          = $(VENV)/bin/python
 TORCH_SPEC ?= torch==2.13.0
 PYTEST_ARGS ?=
 
-.PHONY: setup system-deps venv repro test bench geniex-scale clean
+.PHONY: setup system-deps venv repro test bench geniex-scale sensitivity clean
 
 setup: system-deps venv
 
@@ -36,6 +36,10 @@ repro: setup
 geniex-scale: setup
 	export PATH="$(CURDIR)/$(VENV)/bin:$$PATH"; \
 	  eval "dvc exp run $$($(PY) scripts/exp_args.py params/geniex_scale.yaml)"
+
+sensitivity: setup
+	export PATH="$(CURDIR)/$(VENV)/bin:$$PATH"; \
+	  eval "dvc exp run $$($(PY) scripts/exp_args.py params/sensitivity.yaml)"
 
 test: setup
 	$(VENV)/bin/pytest -n 2 -q $(PYTEST_ARGS)

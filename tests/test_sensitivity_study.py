@@ -66,7 +66,7 @@ def test_sensitivity_report_runs_truth_and_cheap_models_per_strength(tmp_path) -
         (mapping["identity"]["nf"]["circuit"]["mean"] - mapping["mdm"]["nf"]["circuit"]["mean"])
         / (mapping["identity"]["nf"]["circuit"]["mean"] - floor))
     table = markdown_tables(report)
-    assert "## sigma (`programming.sigma`)" in table and "NF reduction" in table
+    assert "## sigma (`programming.sigma`)" in table and "NF reduction mdm" in table
     write_plot(report, tmp_path / "s.png", tmp_path / "s.csv")
     assert (tmp_path / "s.png").stat().st_size > 0
     rows = (tmp_path / "s.csv").read_text().splitlines()
