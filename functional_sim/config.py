@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
+from functional_sim.aware_training_config import AwareTrainingConfig
 from functional_sim.nonideal_config import NonidealConfig
 from functional_sim.sensitivity_config import SensitivityConfig
 from functional_sim.tile_layout import MAPPINGS
@@ -337,7 +338,8 @@ class WorkloadConfig(ConfigSection):
 
 
 _SECTIONS = {"sim": SimConfig, "train": TrainConfig, "ground_truth": GroundTruthConfig,
-             "workload": WorkloadConfig, "sensitivity": SensitivityConfig}
+             "workload": WorkloadConfig, "sensitivity": SensitivityConfig,
+             "aware_training": AwareTrainingConfig}
 
 
 @dataclass(frozen=True)
@@ -371,6 +373,8 @@ class StudyConfig(ConfigSection):
         workload: the ``workload_data`` stage's section.
         sensitivity: the ``sensitivity`` stage: accuracy against the strength of each
             non-ideality, and MDM against identity mapping.
+        aware_training: the ``aware_training`` stage: fine-tuning through a crossbar
+            model, judged by the exact one.
     """
 
     crossbar_model: str = "geniex"
@@ -387,6 +391,7 @@ class StudyConfig(ConfigSection):
     ground_truth: GroundTruthConfig = field(default_factory=GroundTruthConfig)
     workload: WorkloadConfig = field(default_factory=WorkloadConfig)
     sensitivity: SensitivityConfig = field(default_factory=SensitivityConfig)
+    aware_training: AwareTrainingConfig = field(default_factory=AwareTrainingConfig)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "variants", _str_names("variants", self.variants))
@@ -420,6 +425,9 @@ class StudyConfig(ConfigSection):
         sens = self.sensitivity
         _names("sensitivity.models", sens.models, models, "model names")
         check_choice("sensitivity.reference", sens.reference, models)
+        aware = self.aware_training
+        _names("aware_training.models", aware.models, models, "model names")
+        check_choice("aware_training.reference", aware.reference, models)
 
     @property
     def model_names(self) -> tuple[str, ...]:

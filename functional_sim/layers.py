@@ -7,6 +7,13 @@ integer matmul on its :class:`~functional_sim.engine.CrossbarMatmul`, dequantise
 (``y = acc · s_x · s_w``) and adds the bias digitally. Conv2d is lowered to a matmul with
 ``unfold`` (im2col); the weight matrix is ``weight.reshape(out_channels, -1)``, whose
 column order matches ``unfold``'s.
+
+**Training through the crossbars** (non-ideality-aware fine-tuning): while a layer is in
+training mode and gradients are on, its output is the crossbar simulation's in value,
+with the gradient of the fake-quantised float layer (:func:`straight_through`): the
+quantisation, the DAC, the crossbar model and the ADC pass gradients straight through.
+The loss thus sees what the crossbar model computes, non-idealities included; in eval
+mode, or under ``torch.no_grad``, nothing changes.
 """
 
 from __future__ import annotations
@@ -19,6 +26,18 @@ from functional_sim.config import SimConfig
 from functional_sim.engine import CrossbarMatmul
 from functional_sim.quant import quantize_inputs, quantize_weights
 from surrogate.base import CrossbarModel
+
+
+def fake_quantized(t: torch.Tensor, codes: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    """``codes·scale`` in value (``scale`` broadcasts over ``codes``' leading dimension),
+    with the gradient of ``t`` (the straight-through estimator)."""
+    shape = (-1,) + (1,) * (codes.dim() - 1)
+    return t + (codes.to(t.dtype) * scale.to(t.dtype).reshape(shape) - t).detach()
+
+
+def straight_through(simulated: torch.Tensor, float_path: torch.Tensor) -> torch.Tensor:
+    """``simulated`` in value, the gradient of ``float_path``."""
+    return float_path + (simulated.to(float_path.dtype) - float_path).detach()
 
 
 class SimLayer(nn.Module):
@@ -65,6 +84,17 @@ class SimLayer(nn.Module):
         if self._engine is not None:
             self._engine.set_model(model)
 
+    def trains_through(self, x: torch.Tensor) -> bool:
+        """Whether this forward trains through the crossbars (training mode, gradients on,
+        and something to differentiate)."""
+        return self.training and torch.is_grad_enabled() and (
+            self.weight.requires_grad or x.requires_grad)
+
+    def fake_quantized_weight(self) -> torch.Tensor:
+        """The quantised weights in value, with the float weights' gradient."""
+        q, scale = self.quantized_weights()
+        return fake_quantized(self.weight, q.reshape(self.weight.shape), scale)
+
     def crossbar_matmul(self, x2d: torch.Tensor, x_scale: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
         """Dequantised ``x2d_int @ qᵀ`` for integer rows ``x2d`` with per-row scales."""
         engine, w_scale = self._engine_and_scale()
@@ -95,6 +125,9 @@ class SimLinear(SimLayer):
         per_row = x_int.reshape(-1, self.in_features)
         rep = per_row.shape[0] // x.shape[0]
         y = self.crossbar_matmul(per_row, x_scale.repeat_interleave(rep), dtype)
+        if self.trains_through(x):
+            float_path = F.linear(fake_quantized(x, x_int, x_scale), self.fake_quantized_weight())
+            y = straight_through(y, float_path.reshape(-1, self.out_features))
         if self.bias is not None:
             y = y + self.bias.to(dtype)
         return y.reshape(*x.shape[:-1], self.out_features)
@@ -131,4 +164,10 @@ class SimConv2d(SimLayer):
             // self.stride[0] + 1
         w_out = (w + 2 * self.padding[1] - self.dilation[1] * (self.kernel_size[1] - 1) - 1) \
             // self.stride[1] + 1
-        return y.reshape(n, h_out, w_out, self.out_channels).permute(0, 3, 1, 2)
+        y = y.reshape(n, h_out, w_out, self.out_channels).permute(0, 3, 1, 2)
+        if self.trains_through(x):
+            bias = None if self.bias is None else self.bias.to(dtype)
+            float_path = F.conv2d(fake_quantized(x, x_int, x_scale), self.fake_quantized_weight(),
+                                  bias, self.stride, self.padding, self.dilation)
+            y = straight_through(y, float_path)
+        return y

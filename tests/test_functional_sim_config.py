@@ -46,6 +46,11 @@ def test_study_section_round_trips_exactly() -> None:
                         "sweeps": {"sigma": {"path": "programming.sigma", "values": [0.0, 0.1],
                                              "log_x": False}},
                         "mappings": ["identity", "mdm"]},
+        "aware_training": {"enabled": True, "net": "digits_mlp", "setting": "",
+                           "models": ["analytical_device"], "reference": "circuit",
+                           "nonideal": {"programming": {"sigma": 0.1}}, "train_nonideal": False,
+                           "epochs": 2, "train_images": 100, "batch_size": 20, "lr": 0.001,
+                           "seed": 1, "out_dir": "models/aware"},
     }
     cfg = StudyConfig.from_dict(yaml.safe_load(yaml.safe_dump(section)))
     assert cfg.to_dict() == section
