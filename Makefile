@@ -50,6 +50,7 @@ bench: setup
 	$(PY) -m functional_sim.bench
 	$(PY) -m surrogate.circuit_bench
 	$(PY) -m functional_sim.nonideal_bench
+	$(PY) -m functional_sim.aware_bench
 
 clean:
 	rm -rf data models reports

@@ -36,7 +36,6 @@ under the truth against epochs) with its CSV for ``dvc plots``.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import time
 from pathlib import Path
@@ -46,8 +45,10 @@ import torch
 from torch import nn
 
 from functional_sim.aware_training_config import merge_nonideal
-from functional_sim.config import (SimConfig, StudyConfig, net_path, read_params, study_config,
-                                   study_specs)
+from functional_sim import plots
+from functional_sim.plots import plt
+from functional_sim.cli import add_study_arguments, read_study
+from functional_sim.config import SimConfig, StudyConfig, net_path
 from functional_sim.convert import convert
 from functional_sim.data import Split, load_images, pick_test_images
 from functional_sim.inference import load_net, predict, save_net
@@ -187,22 +188,13 @@ def run_aware_training(cfg: StudyConfig, specs: Sequence[CrossbarSpec], device: 
 def write_plot(report: dict[str, Any], png: Path, csv_path: Path) -> None:
     """Top-1 under the truth against epochs, one line per training model (PNG), and its
     CSV (model, epoch, truth_top1, model_top1)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     rows = []
     for name, entry in report.get("models", {}).items():
         rows.append({"model": name, "epoch": 0, "truth_top1": entry["before"]["truth"],
                      "model_top1": entry["before"]["model"]})
         rows += [{"model": name, "epoch": r["epoch"], "truth_top1": r["truth_top1"],
                   "model_top1": r["model_top1"]} for r in entry["epochs"]]
-    csv_path.parent.mkdir(parents=True, exist_ok=True)
-    with csv_path.open("w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=["model", "epoch", "truth_top1", "model_top1"])
-        writer.writeheader()
-        writer.writerows(rows)
+    plots.write_rows(rows, csv_path, ["model", "epoch", "truth_top1", "model_top1"])
     fig, ax = plt.subplots(figsize=(6, 4))
     for name in report.get("models", {}):
         pts = [r for r in rows if r["model"] == name]
@@ -215,23 +207,17 @@ def write_plot(report: dict[str, Any], png: Path, csv_path: Path) -> None:
     ax.set_title(f"{report.get('net', '')} at {report.get('setting', '')}", fontsize=9)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    png.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(png, dpi=120)
-    plt.close(fig)
+    plots.save_figure(fig, png)
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--params", default="params.yaml")
+    add_study_arguments(parser)
     parser.add_argument("--out", default="reports/aware_training.json")
     parser.add_argument("--plots", default="reports/plots")
-    parser.add_argument("--device", default="cpu", help="cpu, cuda or auto")
     args = parser.parse_args(argv)
-    device = ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
-    params = read_params(args.params)
-    cfg = study_config(params)
-    report, states = run_aware_training(cfg, study_specs(params, cfg), device)
+    cfg, specs, device = read_study(args)
+    report, states = run_aware_training(cfg, specs, device)
     aware = cfg.aware_training
     for name, state in states.items():
         tuned = build(aware.net)
@@ -243,8 +229,8 @@ def main(argv: list[str] | None = None) -> None:
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2) + "\n")
-    plots = Path(args.plots)
-    write_plot(report, plots / "aware_training.png", plots / "aware_training.csv")
+    plot_dir = Path(args.plots)
+    write_plot(report, plot_dir / "aware_training.png", plot_dir / "aware_training.csv")
 
 
 if __name__ == "__main__":

@@ -29,14 +29,28 @@ def accuracy_rows(report: Mapping[str, Any], models: list[str] | None = None) ->
     return rows
 
 
-def write_csv(rows: list[dict[str, Any]], path: str | Path) -> None:
-    """The rows as CSV (the data of a ``dvc plots`` bar chart: x=top1, y=config)."""
+def write_rows(rows: list[dict[str, Any]], path: str | Path, fieldnames: list[str]) -> None:
+    """The rows as CSV with these columns (the data ``dvc plots`` reads)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=["network", "model", "voltage", "config", "top1"])
+        writer = csv.DictWriter(fh, fieldnames=fieldnames)
         writer.writeheader()
         writer.writerows(rows)
+
+
+def write_csv(rows: list[dict[str, Any]], path: str | Path) -> None:
+    """The rows as CSV (the data of a ``dvc plots`` bar chart: x=top1, y=config)."""
+    write_rows(rows, path, ["network", "model", "voltage", "config", "top1"])
+
+
+def save_figure(fig: Any, path: str | Path) -> None:
+    """Lay out, write (PNG, 120 dpi; parent folders made) and close a figure."""
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
 
 
 def bar_chart(rows: list[dict[str, Any]], path: str | Path, title: str) -> None:
@@ -58,8 +72,4 @@ def bar_chart(rows: list[dict[str, Any]], path: str | Path, title: str) -> None:
     ax.set_title(title)
     ax.legend(fontsize=7, ncol=2, loc="lower right")
     ax.grid(axis="y", alpha=0.3)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, path)

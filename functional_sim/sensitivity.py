@@ -38,7 +38,6 @@ While ``sensitivity.enabled`` is false it writes ``{"enabled": false}`` only.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import time
 from pathlib import Path
@@ -47,8 +46,10 @@ from typing import Any, Sequence
 import torch
 from torch import nn
 
-from functional_sim.config import (SimConfig, StudyConfig, net_path, read_params,
-                                   study_config, study_specs)
+from functional_sim import plots
+from functional_sim.plots import plt
+from functional_sim.cli import add_study_arguments, read_study
+from functional_sim.config import SimConfig, StudyConfig, net_path
 from functional_sim.convert import convert, sim_layers
 from functional_sim.data import load_images, pick_test_images
 from functional_sim.inference import load_net, predict
@@ -262,17 +263,7 @@ def plot_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
 
 def write_plot(report: dict[str, Any], png: Path, csv_path: Path) -> None:
     """Accuracy against strength, one panel per sweep (PNG), and its CSV."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    rows = plot_rows(report)
-    csv_path.parent.mkdir(parents=True, exist_ok=True)
-    with csv_path.open("w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=["sweep", "value", "model", "top1"])
-        writer.writeheader()
-        writer.writerows(rows)
+    plots.write_rows(plot_rows(report), csv_path, ["sweep", "value", "model", "top1"])
     sweeps = report.get("sweeps", {})
     fig, axes = plt.subplots(1, max(1, len(sweeps)), figsize=(4.2 * max(1, len(sweeps)), 3.6),
                              squeeze=False)
@@ -293,30 +284,24 @@ def write_plot(report: dict[str, Any], png: Path, csv_path: Path) -> None:
     fig.suptitle(f"{report.get('net', '')} at {report.get('setting', '')}: "
                  f"accuracy against non-ideality strength (black: {report.get('reference', '')})",
                  fontsize=9)
-    fig.tight_layout()
-    png.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(png, dpi=120)
-    plt.close(fig)
+    plots.save_figure(fig, png)
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--params", default="params.yaml")
+    add_study_arguments(parser)
     parser.add_argument("--out", default="reports/sensitivity.json")
     parser.add_argument("--table", default="reports/sensitivity.md")
     parser.add_argument("--plots", default="reports/plots")
-    parser.add_argument("--device", default="cpu", help="cpu, cuda or auto")
     args = parser.parse_args(argv)
-    device = ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
-    params = read_params(args.params)
-    cfg = study_config(params)
-    report = run_sensitivity(cfg, study_specs(params, cfg), device)
+    cfg, specs, device = read_study(args)
+    report = run_sensitivity(cfg, specs, device)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2) + "\n")
     Path(args.table).write_text(markdown_tables(report) + "\n")
-    plots = Path(args.plots)
-    write_plot(report, plots / "sensitivity.png", plots / "sensitivity.csv")
+    plot_dir = Path(args.plots)
+    write_plot(report, plot_dir / "sensitivity.png", plot_dir / "sensitivity.csv")
 
 
 if __name__ == "__main__":

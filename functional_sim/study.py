@@ -35,8 +35,7 @@ import torch
 from torch import nn
 
 from functional_sim import plots
-from functional_sim.config import (SimConfig, StudyConfig, geniex_checkpoint, net_path,
-                                   read_params, study_config, study_specs)
+from functional_sim.config import SimConfig, StudyConfig, geniex_checkpoint, net_path
 from functional_sim.convert import convert
 from functional_sim.data import Split, load_images, pick_test_images
 from functional_sim.inference import load_net, top1
@@ -127,16 +126,15 @@ def write_outputs(report: dict[str, Any], cfg: StudyConfig, reports_dir: Path, p
 
 
 def main(argv: list[str] | None = None) -> None:
+    from functional_sim.cli import add_study_arguments, read_study
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--params", default="params.yaml")
+    add_study_arguments(parser)
     parser.add_argument("--reports", default="reports")
     parser.add_argument("--plots", default="reports/plots")
-    parser.add_argument("--device", default="cpu", help="cpu, cuda or auto")
     args = parser.parse_args(argv)
-    device = ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
-    params = read_params(args.params)
-    cfg = study_config(params)
-    report = run_study(cfg, study_specs(params, cfg), device)
+    cfg, specs, device = read_study(args)
+    report = run_study(cfg, specs, device)
     write_outputs(report, cfg, Path(args.reports), Path(args.plots))
 
 

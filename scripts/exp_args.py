@@ -20,12 +20,21 @@ from spice_netlists.config import ParamsLoader
 
 
 def leaves(tree, prefix=""):
-    """(dotted key, value) of every leaf; lists are leaves."""
-    if isinstance(tree, dict):
+    """(dotted key, value) of every leaf; lists and empty mappings are leaves."""
+    if isinstance(tree, dict) and tree:
         for key, value in tree.items():
             yield from leaves(value, f"{prefix}{key}.")
     else:
         yield prefix[:-1], tree
+
+
+def has_path(tree, dotted: str) -> bool:
+    """Whether ``dotted`` names a node (a leaf or a mapping) of ``tree``."""
+    for key in dotted.split("."):
+        if not isinstance(tree, dict) or key not in tree:
+            return False
+        tree = tree[key]
+    return True
 
 
 def hydra(value) -> str:
@@ -42,13 +51,15 @@ def main() -> None:
     if len(sys.argv) not in (2, 3):
         sys.exit("usage: exp_args.py OTHER_PARAMS.yaml [BASE_PARAMS.yaml]")
     other = yaml.load(Path(sys.argv[1]).read_text(), Loader=ParamsLoader)
-    base = dict(leaves(yaml.load(Path(sys.argv[2] if len(sys.argv) == 3 else "params.yaml").read_text(),
-                                 Loader=ParamsLoader)))
+    base_tree = yaml.load(Path(sys.argv[2] if len(sys.argv) == 3 else "params.yaml").read_text(),
+                          Loader=ParamsLoader)
+    base = dict(leaves(base_tree))
     flags = []
     for key, value in leaves(other):
-        if key not in base:           # a key params.yaml lacks is added (Hydra's +key=value)
+        if key not in base and not has_path(base_tree, key):
+            # a key params.yaml lacks is added (Hydra's +key=value)
             flags += ["-S", f"+{key}={hydra(value)}"]
-        elif base[key] != value:
+        elif base.get(key) != value:     # a mapping replaced whole (e.g. by {})
             flags += ["-S", f"{key}={hydra(value)}"]
     print(" ".join(shlex.quote(f) for f in flags))
 

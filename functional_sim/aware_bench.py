@@ -1,0 +1,73 @@
+"""Benchmark: fine-tuning time per epoch with each crossbar model in the forward pass.
+
+``python -m functional_sim.aware_bench [--params params.yaml]`` times ``--steps``
+optimiser steps of ``functional_sim.aware_training`` (its network, setting, batch size
+and hardware) through each model of ``--models`` (float, i.e. no crossbar, for
+reference), and prints seconds per step and per epoch of ``train_images`` images. Each
+step re-maps the changed weights onto the tiles, so a model's per-tile work (the
+analytical solve of G_eff for ``analytical_device`` and ``geniex``) is paid every step.
+GENIEx is an untrained network of the right shape when no checkpoint exists (timing only).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from functional_sim.aware_training_config import merge_nonideal
+from functional_sim.bench import geniex_for_timing
+from functional_sim.config import read_params, study_config, study_specs
+from functional_sim.convert import convert
+from functional_sim.data import load_images
+from functional_sim.nets import NETS, build
+from functional_sim.sensitivity import pick_setting
+from surrogate import make_model
+from surrogate.training import deterministic_torch
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--params", default="params.yaml")
+    parser.add_argument("--models", default="float,analytical_device,geniex,circuit")
+    parser.add_argument("--steps", type=int, default=4)
+    args = parser.parse_args(argv)
+    params = read_params(args.params) if Path(args.params).exists() else {}
+    cfg = study_config(params)
+    aware = cfg.aware_training
+    spec = pick_setting(aware.setting, study_specs(params, cfg))
+    hardware = merge_nonideal(cfg.sim.nonideal, aware.nonideal)
+    split = load_images(NETS[aware.net].dataset, seed=cfg.seed)
+    n_train = aware.train_images or len(split.y_train)
+    steps_per_epoch = -(-n_train // aware.batch_size)
+    x, y = split.x_train[: aware.batch_size], split.y_train[: aware.batch_size]
+    print(f"{aware.net} at {spec.label}, batch {aware.batch_size}, {n_train} images per epoch "
+          f"({steps_per_epoch} steps), hardware {aware.nonideal}; torch threads 1 (deterministic)")
+    print("\n| forward model | s per step | s per epoch |\n|---|---|---|")
+    for name in args.models.split(","):
+        torch.manual_seed(0)
+        net = build(aware.net)
+        if name != "float":
+            sim = cfg.sim.with_(spec=spec, crossbar_model=name, nonideal=hardware)
+            model = geniex_for_timing(cfg, sim)[0] if name == "geniex" else make_model(name, spec)
+            net = convert(net, sim, model=model, inplace=True)
+        opt = torch.optim.Adam(net.parameters(), lr=aware.lr)
+        loss_fn = nn.CrossEntropyLoss()
+        with deterministic_torch():
+            net.train()
+            times = []
+            for _ in range(args.steps + 1):
+                start = time.perf_counter()
+                opt.zero_grad()
+                loss_fn(net(x), y).backward()
+                opt.step()
+                times.append(time.perf_counter() - start)
+        per_step = sum(times[1:]) / args.steps          # the first step warms up
+        print(f"| {name} | {per_step:.3f} | {per_step * steps_per_epoch:.1f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
