@@ -20,11 +20,10 @@ from torch import nn
 
 from functional_sim.aware_training_config import merge_nonideal
 from functional_sim.bench import geniex_for_timing
-from functional_sim.config import read_params, study_config, study_specs
+from functional_sim.config import pick_setting, read_params, study_config, study_specs
 from functional_sim.convert import convert
 from functional_sim.data import load_images
 from functional_sim.nets import NETS, build
-from functional_sim.sensitivity import pick_setting
 from surrogate import make_model
 from surrogate.training import deterministic_torch
 
@@ -38,7 +37,8 @@ def main(argv: list[str] | None = None) -> None:
     params = read_params(args.params) if Path(args.params).exists() else {}
     cfg = study_config(params)
     aware = cfg.aware_training
-    spec = pick_setting(aware.setting, study_specs(params, cfg))
+    spec = pick_setting(aware.setting, study_specs(params, cfg),
+                        "functional_sim.aware_training.setting")
     hardware = merge_nonideal(cfg.sim.nonideal, aware.nonideal)
     split = load_images(NETS[aware.net].dataset, seed=cfg.seed)
     n_train = aware.train_images or len(split.y_train)

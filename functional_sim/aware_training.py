@@ -48,12 +48,11 @@ from functional_sim.aware_training_config import merge_nonideal
 from functional_sim import plots
 from functional_sim.plots import plt
 from functional_sim.cli import add_study_arguments, read_study
-from functional_sim.config import SimConfig, StudyConfig, net_path
+from functional_sim.config import SimConfig, StudyConfig, net_path, pick_setting
 from functional_sim.convert import convert
 from functional_sim.data import Split, load_images, pick_test_images
 from functional_sim.inference import load_net, predict, save_net
 from functional_sim.nets import NETS, build
-from functional_sim.sensitivity import pick_setting
 from functional_sim.study import require_checkpoints, sim_config
 from spice_netlists import CrossbarSpec
 from surrogate import make_model
@@ -117,7 +116,7 @@ def run_aware_training(cfg: StudyConfig, specs: Sequence[CrossbarSpec], device: 
     aware = cfg.aware_training
     if not aware.enabled:
         return {"enabled": False}, {}
-    spec = pick_setting(aware.setting, specs)
+    spec = pick_setting(aware.setting, specs, "functional_sim.aware_training.setting")
     require_checkpoints(cfg, [spec], [aware.reference, *aware.models])
     hardware = merge_nonideal(cfg.sim.nonideal, aware.nonideal,
                               "functional_sim.aware_training.nonideal")
@@ -155,9 +154,10 @@ def run_aware_training(cfg: StudyConfig, specs: Sequence[CrossbarSpec], device: 
 
         def after_epoch(epoch: int, state: dict, entry: dict = entry, judged: SimConfig = judged,
                         model: CrossbarModel = model, name: str = name) -> None:
-            row = {"epoch": epoch, "truth_top1": truth(state),
-                   "model_top1": score(aware.net, state, judged, model, x_test, y_test,
-                                       cfg.batch_size, device)}
+            truth_top1 = truth(state)
+            row = {"epoch": epoch, "truth_top1": truth_top1,
+                   "model_top1": truth_top1 if name == aware.reference else
+                   score(aware.net, state, judged, model, x_test, y_test, cfg.batch_size, device)}
             entry["epochs"].append(row)
             states[name] = state
             if log:

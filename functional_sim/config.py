@@ -9,7 +9,8 @@ holds the mapping fields only (:data:`SIM_PARAM_KEYS`); the physics comes from t
 ``crossbar`` section and the model from the study, so that physics lives in one place.
 
 This module is also the stages' one reader of params.yaml: :func:`read_params`,
-:func:`study_config`, :func:`study_specs`, :func:`base_spec`, :func:`net_path`,
+:func:`study_config`, :func:`study_specs`, :func:`pick_setting`, :func:`base_spec`,
+:func:`net_path`,
 :func:`geniex_checkpoint`.
 The dataclass defaults are params.yaml's values.
 """
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, Sequence
 
 from functional_sim.aware_training_config import AwareTrainingConfig
 from functional_sim.nonideal_config import NonidealConfig
@@ -32,7 +33,8 @@ from spice_netlists.config import read_params as _read_params_file
 
 __all__ = ["ConfigError", "SimConfig", "TrainConfig", "GroundTruthConfig", "WorkloadConfig",
            "StudyConfig", "SIM_PARAM_KEYS", "NEGATIVE_WEIGHT_SCHEMES", "WEIGHT_SCALES",
-           "read_params", "study_config", "study_specs", "unique_by_tag", "variant_names",
+           "read_params", "study_config", "study_specs", "pick_setting", "unique_by_tag",
+           "variant_names",
            "models_dir", "base_spec",
            "net_path", "geniex_checkpoint"]
 
@@ -550,6 +552,22 @@ def study_specs(params: Mapping[str, Any], cfg: StudyConfig | None = None) -> tu
     else:
         specs = DatagenParams.from_dict(params.get("datagen") or {}).specs(params)
     return unique_by_tag(specs, "functional_sim.settings" if cfg.settings else "datagen.configs")
+
+
+def pick_setting(label: str, specs: Sequence[CrossbarSpec], path: str) -> CrossbarSpec:
+    """The study setting whose label (``32x32/sinh/Ron100k/0.5V``) is ``label``; the last
+    setting where ``label`` is empty.
+
+    Raises:
+        ConfigError: no setting has that label; ``path`` names the params key.
+    """
+    if not label:
+        return specs[-1]
+    for spec in specs:
+        if spec.label == label:
+            return spec
+    raise ConfigError(path, f"{label!r} is not a study setting; the settings are "
+                            f"{[s.label for s in specs]}")
 
 
 def unique_by_tag(specs: Iterable[CrossbarSpec], path: str) -> tuple[CrossbarSpec, ...]:

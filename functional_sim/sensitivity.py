@@ -49,7 +49,7 @@ from torch import nn
 from functional_sim import plots
 from functional_sim.plots import plt
 from functional_sim.cli import add_study_arguments, read_study
-from functional_sim.config import SimConfig, StudyConfig, net_path
+from functional_sim.config import SimConfig, StudyConfig, net_path, pick_setting
 from functional_sim.convert import convert, sim_layers
 from functional_sim.data import load_images, pick_test_images
 from functional_sim.inference import load_net, predict
@@ -58,23 +58,10 @@ from functional_sim.nf import NFMeter
 from functional_sim.nonideal_config import NonidealConfig
 from functional_sim.study import require_checkpoints, sim_config
 from spice_netlists import CrossbarSpec
-from spice_netlists.config import ConfigError
 from surrogate import make_model
 from surrogate.base import CrossbarModel
 
-__all__ = ["pick_setting", "run_sensitivity", "markdown_tables", "write_plot", "main"]
-
-
-def pick_setting(label: str, specs: Sequence[CrossbarSpec]) -> CrossbarSpec:
-    """The study setting whose label is ``label`` (the last one where it is empty)."""
-    if not label:
-        return specs[-1]
-    for spec in specs:
-        if spec.label == label:
-            return spec
-    raise ConfigError("functional_sim.sensitivity.setting",
-                      f"{label!r} is not a study setting; the settings are "
-                      f"{[s.label for s in specs]}")
+__all__ = ["run_sensitivity", "markdown_tables", "write_plot", "main"]
 
 
 class _Runner:
@@ -97,7 +84,7 @@ class _Runner:
             spec: CrossbarSpec | None = None) -> tuple[float, dict[str, Any]]:
         """(top-1, NF {"mean", "layers"}) of ``model`` at one point (cached); ``spec``
         replaces the setting's tile physics (a model without checkpoint only)."""
-        key = json.dumps([model, mapping, nonideal.to_dict(), None if spec is None else spec.tag,
+        key = json.dumps([model, mapping, nonideal.to_dict(),
                           None if spec is None else spec.to_dict()], sort_keys=True)
         if key not in self.cache:
             sim, xbar = self._model(model)
@@ -132,7 +119,7 @@ def run_sensitivity(cfg: StudyConfig, specs: Sequence[CrossbarSpec], device: str
     if not sens.enabled:
         return {"enabled": False}
     start = time.perf_counter()
-    spec = pick_setting(sens.setting, specs)
+    spec = pick_setting(sens.setting, specs, "functional_sim.sensitivity.setting")
     models = list(dict.fromkeys([sens.reference, *sens.models]))
     require_checkpoints(cfg, [spec], models)
     net, _ = load_net(net_path(cfg, sens.net))

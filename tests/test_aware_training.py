@@ -118,6 +118,14 @@ def test_stage_report_judges_every_epoch_by_the_exact_model(tmp_path) -> None:
     json.dumps(report)
 
 
+def test_an_unknown_setting_names_the_aware_training_key(tmp_path) -> None:
+    cfg, specs = _tiny(tmp_path)
+    cfg = cfg.with_(aware_training=cfg.aware_training.with_(setting="64x64/sinh/Ron25k/0.5V"))
+    with pytest.raises(ConfigError, match=r"functional_sim\.aware_training\.setting '64x64/sinh/"
+                                          r"Ron25k/0\.5V' is not a study setting"):
+        run_aware_training(cfg, specs, log=False)
+
+
 def test_bad_aware_training_settings_name_their_params_path() -> None:
     def load(aware: dict) -> None:
         study_config({"functional_sim": {"aware_training": aware}})

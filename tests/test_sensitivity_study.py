@@ -8,11 +8,11 @@ import json
 import pytest
 import torch
 
-from functional_sim.config import ConfigError, StudyConfig, study_config
+from functional_sim.config import ConfigError, StudyConfig, pick_setting, study_config
 from functional_sim.inference import save_net
 from functional_sim.mapping import lossless_adc_bits
 from functional_sim.nets import build
-from functional_sim.sensitivity import markdown_tables, pick_setting, run_sensitivity, write_plot
+from functional_sim.sensitivity import markdown_tables, run_sensitivity, write_plot
 from spice_netlists import CrossbarSpec
 
 
@@ -95,4 +95,4 @@ def test_bad_sensitivity_settings_name_their_params_path() -> None:
     with pytest.raises(ConfigError, match=r"functional_sim\.sensitivity\.seeds\[0\] must be >= 0"):
         load({"seeds": [-1]})
     with pytest.raises(ConfigError, match=r"functional_sim\.sensitivity\.setting '64x64' is not a study setting"):
-        pick_setting("64x64", [CrossbarSpec()])
+        pick_setting("64x64", [CrossbarSpec()], "functional_sim.sensitivity.setting")
