@@ -33,17 +33,24 @@ class NFMeter:
     def __init__(self, spec: CrossbarSpec, min_fraction: float = 0.01) -> None:
         self.spec = spec
         self.cutoff = min_fraction * spec.full_scale_current
+        self._g: tuple[torch.Tensor, torch.Tensor] | None = None
         self.sums: dict[str, float] = {}
         self.counts: dict[str, int] = {}
 
     def update(self, layer: str, v: torch.Tensor, g: torch.Tensor, currents: torch.Tensor) -> None:
         """Add the reads of inputs ``v`` (N, T, rows) on tiles ``g`` (T, rows, cols) whose
         model currents are ``currents`` (N, T, cols)."""
-        ideal = matvec(self.spec.device_drive(v.to(torch.float64)), g.to(torch.float64))
+        ideal = matvec(self.spec.device_drive(v.to(torch.float64)), self._float64(g))
         keep = ideal >= self.cutoff
         ratio = (ideal - currents.to(torch.float64))[keep] / ideal[keep]
         self.sums[layer] = self.sums.get(layer, 0.0) + float(ratio.sum())
         self.counts[layer] = self.counts.get(layer, 0) + int(keep.sum())
+
+    def _float64(self, g: torch.Tensor) -> torch.Tensor:
+        """``g`` in float64, converted once per tile stack (a layer reads the same one)."""
+        if self._g is None or self._g[0] is not g:
+            self._g = (g, g.to(torch.float64))
+        return self._g[1]
 
     def per_layer(self) -> dict[str, float]:
         """NF of each layer (NaN for a layer with no column above the cut-off)."""
