@@ -46,11 +46,11 @@ test: setup
 
 bench: setup
 	$(PY) -m datagen.bench
-	$(PY) -m surrogate.bench
-	$(PY) -m functional_sim.bench
-	$(PY) -m surrogate.circuit_bench
-	$(PY) -m functional_sim.nonideal_bench
-	$(PY) -m functional_sim.aware_bench
+	$(PY) -m surrogate.stages.bench
+	$(PY) -m functional_sim.bench.dnn
+	$(PY) -m surrogate.stages.circuit_bench
+	$(PY) -m functional_sim.bench.nonideal
+	$(PY) -m functional_sim.bench.aware
 
 clean:
 	rm -rf data models reports

@@ -4,6 +4,9 @@
 (M, cols) A from the real ngspice (NaN rows for samples that did not converge).
 ``datagen.load_dataset(directory)`` reads a sweep's dataset, each shard checked against
 the sweep's manifest (:class:`DatasetError` names a missing or damaged one).
+
+May import: :mod:`spice_netlists` (with :mod:`spice_netlists.circuit` for the circuit
+engine, at run time only); never surrogate or functional_sim.
 """
 
 from datagen.dataset import CrossbarDataset, DatasetError, load_dataset

@@ -1,7 +1,7 @@
 """The ``datagen`` section of params.yaml: what each sweep draws, how it runs, what solves it.
 
 :class:`SweepConfig` is one sweep (``datagen.train``, ``datagen.test``, each
-``datagen.held_out.<name>``, and the workload sweeps of ``functional_sim.workload_data``);
+``datagen.held_out.<name>``, and the workload sweeps of ``functional_sim.studies.workload_data``);
 :class:`DatagenParams` is the whole section (the crossbars of ``configs``, the two main
 sweeps and the named held-out sets). Both are sections of the one config
 system (:mod:`spice_netlists.config`): a bad value raises :class:`SweepFieldError` (a
@@ -51,7 +51,7 @@ class SweepConfig(CheckedSection):
         reltol: ngspice's relative tolerance (dimensionless, a finite number in (0, 1]).
         engine: what solves each chunk, a name in :data:`datagen.engines.ENGINES`:
             ``ngspice`` (default) or ``circuit`` (the circuit-exact solver of
-            :mod:`surrogate.circuit_solver`, ~100x faster; same dataset format).
+            :mod:`spice_netlists.circuit.solver`, ~100x faster; same dataset format).
         check_fraction: the fraction (in [0, 1]) of samples a sweep with an engine other
             than ngspice re-solves in ngspice (at least one, drawn from the sweep seed);
             it fails when they deviate by more than :data:`datagen.engines.CHECK_TOLERANCE`.
@@ -146,7 +146,7 @@ class DatagenParams(CheckedSection):
         held_out: named held-out test sweeps of each crossbar, name -> :class:`SweepConfig`
             (the fields of ``train``), written to ``<out_dir>/<tag>/<name>`` beside
             ``train`` and ``test``; every model is scored on each of them (labelled
-            ``<label>/<name>``, :mod:`surrogate.evaluate`). A name is non-empty text
+            ``<label>/<name>``, :mod:`surrogate.stages.evaluate`). A name is non-empty text
             without ``/``, not ``train`` or ``test``; a set may not repeat train's seed
             with train's sampler. Default: ``sparse_bitlevel`` (bit-level reads at input
             and weight sparsity 0.6..0.95) and ``dense`` (the coverage sampler at

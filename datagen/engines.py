@@ -8,7 +8,7 @@ resumes the same way whichever engine it names.
 - ``ngspice``: one ngspice run per chunk (:func:`datagen.runner.run_chunk`), chunks in
   a pool of local processes.
 - ``circuit``: the exact DC operating point of the whole nonlinear network, solved in
-  torch (:func:`surrogate.circuit_solver.solve_operating_point`). Its chunks run one
+  torch (:func:`spice_netlists.circuit.solver.solve_operating_point`). Its chunks run one
   after another in the sweep's own process: torch spreads each solve over the cores
   itself, a pool would import torch once per worker (seconds, against ~0.2 ms a
   sample of 32x32) and oversubscribe the cores, and a worker forked from a process
@@ -61,10 +61,10 @@ def circuit_chunk(spec: CrossbarSpec, v: np.ndarray, g: np.ndarray, reltol: floa
     does not reach the solver's tolerance (or whose currents are not finite) gets NaN
     currents, ``ok`` False, its residual as the reason and the kind ``no_convergence``.
     """
-    # datagen sits above surrogate: the circuit solver is imported at run time only
+    # imported here, not at the top: ngspice sweeps and their worker processes never load torch
     import torch
 
-    from surrogate.circuit_solver import SolverSettings, solve_operating_point
+    from spice_netlists.circuit.solver import SolverSettings, solve_operating_point
 
     settings = SolverSettings(raise_on_failure=False)
     start = time.perf_counter()

@@ -30,7 +30,7 @@ raising the ``min_*`` knobs makes a sparse set (e.g. bit-level reads at sparsity
   A dense set is the coverage sampler with both ``max_*_sparsity`` at 0 and
   ``g_mean_low`` raised (conductances biased high).
 - ``workload``: samples drawn from a pool recorded from a real network's tiles (an .npz
-  with arrays ``v`` and ``g``, see :mod:`functional_sim.workload`, or one registered
+  with arrays ``v`` and ``g``, see :mod:`functional_sim.studies.workload`, or one registered
   with :func:`register_workload_pool`). A chunk draws distinct pool entries while the
   pool has enough of them (with replacement otherwise); a pool that stores the spec it
   was recorded for (``spec``, YAML) is refused for a spec of another size, conductance

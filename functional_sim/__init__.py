@@ -1,18 +1,19 @@
 """Tiled, bit-sliced functional simulator of DNNs on memristive crossbars (after PUMA and
 GENIEx).
 
-``convert(module, SimConfig(...))`` maps a network's Linear and Conv2d layers onto
-simulated crossbars driven by any :class:`surrogate.base.CrossbarModel`. The stages
-``train_nets``, ``study`` and ``bench`` train the study's networks, measure their accuracy
-per crossbar model and read voltage, and time the models; :mod:`functional_sim.workload`
-samples the (V, G) pairs a network actually puts on its crossbars.
+Three subpackages, one floor each:
+
+- :mod:`functional_sim.sim`: the simulator core (``convert(module, SimConfig(...),
+  model)`` on any ``nn.Module``), re-exported here; it imports nothing from the two
+  below.
+- :mod:`functional_sim.studies`: the DVC stages over the core (networks and data, the
+  accuracy study, the ground truth, sensitivity, aware training, workload data), their
+  configs and reports.
+- :mod:`functional_sim.bench`: benchmarks of the core and the stages.
 """
 
-from functional_sim.config import GroundTruthConfig, SimConfig, StudyConfig, TrainConfig
-from functional_sim.convert import build_model, convert, set_crossbar_model, sim_layers
-from functional_sim.layers import SimConv2d, SimLayer, SimLinear
-from functional_sim.mapping import lossless_adc_bits
+from functional_sim.sim import (SimConfig, SimConv2d, SimLayer, SimLinear, convert,
+                                lossless_adc_bits, set_crossbar_model, sim_layers)
 
-__all__ = ["GroundTruthConfig", "SimConfig", "StudyConfig", "TrainConfig",
-           "build_model", "convert", "set_crossbar_model", "sim_layers", "SimConv2d",
+__all__ = ["SimConfig", "convert", "set_crossbar_model", "sim_layers", "SimConv2d",
            "SimLayer", "SimLinear", "lossless_adc_bits"]

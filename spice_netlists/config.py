@@ -135,6 +135,25 @@ def check_mapping(path: str, data: Any, known: Iterable[str], what: str = "setti
         raise ConfigError(path, f": unknown key(s) {unknown}; known: {sorted(names)}")
 
 
+
+def check_str_list(name: str, value: Any) -> tuple[str, ...]:
+    """``value`` as a tuple of non-empty strings: a list, not one string, else
+    :class:`ConfigError` at ``name`` (each bad item named ``name[k]``)."""
+    if isinstance(value, str) or not isinstance(value, (list, tuple)):
+        raise ConfigError(name, f"must be a list of names, got {value!r}")
+    return tuple(check_str(f"{name}[{k}]", item, nonempty=True) for k, item in enumerate(value))
+
+
+def check_names(name: str, value: Any, choices: Iterable[str], what: str) -> tuple[str, ...]:
+    """``value`` as a tuple of names from ``choices`` (a list, not one string; ``what``
+    says what they name in the message), else :class:`ConfigError` at ``name``."""
+    if isinstance(value, str) or not isinstance(value, (list, tuple)):
+        raise ConfigError(name, f"must be a list of {what}, got {value!r}")
+    choices = tuple(choices)
+    for item in value:
+        check_choice(name, item, choices)
+    return tuple(value)
+
 # ----------------------------------------------------------------------------- sections
 def _section_type(hint: Any) -> type | None:
     """The ConfigSection class a field holds, if its type hint names one (``X`` or

@@ -3,6 +3,11 @@ circuit.
 
 ``surrogate.make_model(name, spec, checkpoint=None)`` returns a :class:`CrossbarModel`;
 ``currents = model(v, g)`` with v (..., rows) V, g (..., rows, cols) S -> (..., cols) A.
+The models live at this package's top; its DVC stages and benchmarks in
+:mod:`surrogate.stages`.
+
+May import: :mod:`spice_netlists` (the circuit solver included) and :mod:`datagen`;
+never functional_sim.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from surrogate.ideal import IdealModel
 def _geniex(spec: CrossbarSpec, checkpoint: str | Path | None) -> CrossbarModel:
     if checkpoint is None:
         raise ValueError("crossbar model 'geniex' needs a checkpoint (a .pt file written "
-                         "by `python -m surrogate.train`, e.g. models/geniex/<tag>.pt)")
+                         "by `python -m surrogate.stages.train`, e.g. models/geniex/<tag>.pt)")
     from surrogate.checkpoint import load_geniex
     return load_geniex(checkpoint, spec)
 
@@ -56,7 +61,7 @@ def make_model(name: str, spec: CrossbarSpec, checkpoint: str | Path | None = No
     the exact nonlinear network (every parasitic and the device I–V solved together),
     ngspice's answer at a fraction of its cost; ``spice`` is ngspice itself.
 
-    ``checkpoint`` is required for ``geniex`` (a file written by ``surrogate.train``,
+    ``checkpoint`` is required for ``geniex`` (a file written by ``surrogate.stages.train``,
     e.g. ``models/geniex/<tag>.pt``); its spec must equal ``spec``, else
     :class:`surrogate.checkpoint.SpecMismatchError` names the differing fields.
     """

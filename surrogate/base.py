@@ -13,7 +13,7 @@ and ``mvm(prepared, v)`` takes ``v`` of shape (..., T, rows) and returns (..., T
 Models whose per-tile work is the analytical effective conductance ``G_eff`` (the
 costly step: a linear-network solve per tile) say so with :attr:`CrossbarModel.uses_g_eff`
 and accept it precomputed, ``prepare(g, g_eff=effective_conductance(spec, g))``, so a
-caller running several models on the same tiles (``surrogate.evaluate``) solves each
+caller running several models on the same tiles (``surrogate.stages.evaluate``) solves each
 tile once. :meth:`CrossbarModel.prepare_with` does that dispatch.
 
 Models that solve each device's own I–V (``circuit``, ``spice``) also take a

@@ -33,7 +33,7 @@ FORMAT = "geniex-checkpoint/1"
 #: weights' ``state_sha256`` are read where present)
 REQUIRED = ("format", "state", "config", "normalisation", "spec")
 
-_RETRAIN = "retrain it with `python -m surrogate.train` (or `dvc repro surrogate_train`)"
+_RETRAIN = "retrain it with `python -m surrogate.stages.train` (or `dvc repro surrogate_train`)"
 
 
 class CheckpointError(ValueError):
@@ -107,7 +107,7 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"GENIEx checkpoint {path} does not exist "
-                                f"(train one with `python -m surrogate.train`)")
+                                f"(train one with `python -m surrogate.stages.train`)")
     if not path.is_file():
         raise CheckpointError(f"GENIEx checkpoint {path} is not a file; pass the .pt file "
                               f"of one crossbar, e.g. models/geniex/<tag>.pt")

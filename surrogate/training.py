@@ -10,7 +10,7 @@ validation loss are kept, and training stops after ``patience`` epochs without o
 Training is reproducible bit for bit: it runs inside :func:`deterministic_torch` (a
 fixed thread count and torch's deterministic algorithms), so the same data and config
 give the same weights and metrics on any machine of the same kind, whatever its core
-count. ``functional_sim.train_nets`` trains the study's networks the same way.
+count. ``functional_sim.studies.train_nets`` trains the study's networks the same way.
 """
 
 from __future__ import annotations

@@ -11,8 +11,9 @@ import pytest
 
 from datagen.samplers import SamplerConfig
 from datagen.config import DatagenParams, SweepConfig
-from functional_sim.config import (GroundTruthConfig, SimConfig, StudyConfig, TrainConfig,
-                                   WorkloadConfig)
+from functional_sim.sim.config import SimConfig
+from functional_sim.studies.config import (GroundTruthConfig, StudyConfig, TrainConfig,
+                                           WorkloadConfig)
 from spice_netlists.config import ConfigSection
 from spice_netlists.netlist import SolverOptions
 from spice_netlists.spec import CrossbarSpec, TransistorSpec
@@ -31,8 +32,7 @@ SECTIONS: list[ConfigSection] = [
     DatagenParams(held_out={"dense": SweepConfig(seed=7, sampler={"name": "coverage",
                                                                   "max_input_sparsity": 0})}),
     # functional_sim
-    SimConfig(adc_bits=10, negative_weights="offset", crossbar_model="geniex",
-              checkpoint="m/x.pt", spec=CrossbarSpec(rows=8, cols=4)),
+    SimConfig(adc_bits=10, negative_weights="offset", spec=CrossbarSpec(rows=8, cols=4)),
     TrainConfig(nets=("digits_mlp",), epochs=2, lr=0.01),
     GroundTruthConfig(enabled=False, models=("ideal",), reference="analytical"),
     WorkloadConfig(net="digits_cnn", images=8, pool_size=30, train_samples=20, test_samples=5),
@@ -59,7 +59,7 @@ def test_the_section_round_trips(section: ConfigSection) -> None:
     assert again.to_dict() == data
 
 # surrogate
-from surrogate.config import BenchParams, EvaluateParams, SurrogateParams  # noqa: E402
+from surrogate.stages.config import BenchParams, EvaluateParams, SurrogateParams  # noqa: E402
 from surrogate.geniex import GeniexConfig  # noqa: E402
 
 SECTIONS += [

@@ -1,8 +1,8 @@
 """The params.yaml readers outside datagen name the file or section that is wrong.
 
 An empty params.yaml, one that holds a list or a scalar, or one that is not YAML at all
-is an error naming the file (``functional_sim.config.read_params`` returned ``{}`` for an
-empty file, so every stage silently ran on defaults; ``surrogate.config.load_params``
+is an error naming the file (``functional_sim.studies.config.read_params`` returned ``{}`` for an
+empty file, so every stage silently ran on defaults; ``surrogate.stages.config.load_params``
 did the same; a list or a scalar ended in AttributeError). A ``crossbar`` section that
 is not a mapping is a :class:`SpecError` naming ``crossbar`` (was TypeError from
 ``{**section}``); a ``functional_sim`` section that is not a mapping names
@@ -17,11 +17,11 @@ from typing import Any, Callable
 
 import pytest
 
-from functional_sim.config import base_spec, read_params, study_config
-from functional_sim.train_nets import main as train_nets_main
+from functional_sim.studies.config import base_spec, read_params, study_config
+from functional_sim.studies.train_nets import main as train_nets_main
 from spice_netlists import CrossbarSpec, SpecError, load_spec_from_params
 from spice_netlists.config import ConfigError
-from surrogate.config import load_params
+from surrogate.stages.config import load_params
 
 BAD_FILES = {
     "empty": "",
@@ -32,8 +32,8 @@ BAD_FILES = {
 }
 
 READERS: dict[str, Callable[[Path], Any]] = {
-    "functional_sim.config.read_params": read_params,
-    "surrogate.config.load_params": load_params,
+    "functional_sim.studies.config.read_params": read_params,
+    "surrogate.stages.config.load_params": load_params,
 }
 
 

@@ -14,10 +14,10 @@ import pytest
 import yaml
 
 from datagen.config import DatagenParams
-from functional_sim.config import study_config, study_specs
+from functional_sim.studies.config import study_config, study_specs
 from spice_netlists.config import read_params, section
 from spice_netlists.spec import load_spec_from_params
-from surrogate.config import load_params
+from surrogate.stages.config import load_params
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -1,0 +1,120 @@
+"""Benchmark (not a stage): MVM throughput of the crossbar models, in a batch setting.
+
+``python -m surrogate.stages.bench --params params.yaml`` times, for each crossbar size of
+``surrogate.bench.sizes``, ``tiles`` prepared tiles × ``vectors`` input vectors
+(float32) through
+
+* ``ideal`` and ``analytical`` (a matvec on G, or on the prepared G_eff);
+* ``geniex``: the network with its G-only first-layer part cached per tile;
+* ``published``: GENIEx as published, the whole ``(R·C + R)×h`` first layer evaluated
+  on the concatenated [G, V] input for every MVM (G scaled once per tile, not per MVM).
+
+Per-tile preparation is outside the timings (it happens once per tile); its cost is
+printed separately. The best of ``repeats`` runs is kept. Prints one line per model and
+size and writes ``<reports_dir>/bench.json``. Timings come from random conductances and
+an untrained network of the configured width: throughput does not depend on the values.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from spice_netlists import CrossbarSpec
+from surrogate.analytical import AnalyticalModel
+from surrogate.base import matvec
+from surrogate.geniex import GeniexConfig, GeniexModel, GeniexNet, Normalisation
+from surrogate.ideal import IdealModel
+from surrogate.stages.config import BenchParams, load_params, parse_args
+
+
+def best_time(fn: Callable[[], torch.Tensor], repeats: int, device: torch.device) -> float:
+    """Seconds of the fastest of ``repeats`` calls (after one warm-up)."""
+    fn()
+    best = float("inf")
+    for _ in range(repeats):
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        fn()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def published_mvm(model: GeniexModel, g_scaled: torch.Tensor, g: torch.Tensor,
+                  v: torch.Tensor) -> torch.Tensor:
+    """Ratio-target GENIEx the published way: full first layer on [G, V] per MVM."""
+    vs = model.scale_v(v)
+    gs = g_scaled.expand(*vs.shape[:-1], g_scaled.shape[-1])
+    ratio = model.net.full(gs, vs) * model.norm.scale + model.norm.mean
+    return matvec(v, g) / ratio.clamp_min(model.config.ratio_floor)
+
+
+def bench_size(n: int, cfg: BenchParams) -> dict[str, float]:
+    """MVMs/s of every model at an n×n crossbar (plus per-tile prepare seconds)."""
+    device = torch.device(cfg.device)
+    spec = CrossbarSpec(rows=n, cols=n, device="sinh")
+    gen = torch.Generator().manual_seed(0)
+    g = (spec.g_off + (spec.g_on - spec.g_off) * torch.rand(cfg.tiles, n, n, generator=gen)).to(device)
+    v = (spec.v_read_max * torch.rand(cfg.vectors, cfg.tiles, n, generator=gen)).to(device)
+    mvms = cfg.tiles * cfg.vectors
+    torch.manual_seed(0)
+    geniex = GeniexModel(spec, GeniexConfig(target="relative", hidden=cfg.hidden),
+                         GeniexNet(n, n, cfg.hidden), Normalisation(0.0, 0.01))
+    published = GeniexModel(spec, GeniexConfig(target="ratio", hidden=cfg.hidden),
+                            geniex.net, Normalisation(1.0, 0.01))
+    result: dict[str, float] = {}
+    with torch.no_grad():
+        for name, model in (("ideal", IdealModel(spec)), ("analytical", AnalyticalModel(spec)),
+                            ("geniex", geniex)):
+            start = time.perf_counter()
+            prepared = model.prepare(g)
+            result[f"{name}_prepare_s_per_tile"] = (time.perf_counter() - start) / cfg.tiles
+            seconds = best_time(lambda: model.mvm(prepared, v), cfg.repeats, device)
+            result[name] = mvms / seconds
+        g_scaled = published.scale_g(g)
+        seconds = best_time(lambda: published_mvm(published, g_scaled, g, v), cfg.repeats, device)
+        result["published"] = mvms / seconds
+    return result
+
+
+def run(cfg: BenchParams, reports_dir: str | Path | None = None) -> dict[str, dict[str, float]]:
+    """Benchmark every size; print the lines; write bench.json if ``reports_dir``."""
+    if cfg.threads > 0:
+        torch.set_num_threads(cfg.threads)
+    results: dict[str, dict[str, float]] = {}
+    print(f"batch: {cfg.tiles} tiles x {cfg.vectors} input vectors, float32, "
+          f"hidden {cfg.hidden}, device {cfg.device}, torch threads {torch.get_num_threads()}")
+    for n in cfg.sizes:
+        r = bench_size(n, cfg)
+        results[f"{n}x{n}"] = r
+        for name in ("ideal", "analytical", "geniex", "published"):
+            extra = ""
+            if name == "analytical":
+                extra = (f"  ({r['ideal'] / r['analytical']:.2f}x ideal time; prepare "
+                         f"{r['analytical_prepare_s_per_tile'] * 1e3:.2f} ms/tile)")
+            elif name == "geniex":
+                extra = (f"  ({r['geniex'] / r['published']:.1f}x faster than published; prepare "
+                         f"{r['geniex_prepare_s_per_tile'] * 1e3:.2f} ms/tile)")
+            print(f"{n}x{n} {name:>11}: {r[name]:.3e} MVMs/s{extra}")
+    if reports_dir is not None:
+        out = Path(reports_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "bench.json").write_text(json.dumps(results, indent=2) + "\n")
+    return results
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args("MVM throughput of the crossbar models", argv)
+    params = load_params(args.params)
+    run(params.bench, params.reports_dir)
+
+
+if __name__ == "__main__":
+    main()
