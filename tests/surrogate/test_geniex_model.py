@@ -17,6 +17,7 @@ from surrogate.analytical import AnalyticalDeviceModel, AnalyticalModel, effecti
 from surrogate.checkpoint import SpecMismatchError, load_geniex, read_checkpoint, save_geniex
 from surrogate.geniex import GeniexConfig, GeniexModel, GeniexNet, Normalisation
 from surrogate.training import base_currents, sample_g_eff, train_geniex
+from tests.support.tolerances import fs_atol
 
 SPEC = CrossbarSpec(rows=6, cols=5, device="sinh", v_read_max=0.5)
 
@@ -67,7 +68,7 @@ def test_cached_prepare_equals_full_first_layer_evaluation(target: str, baseline
     v, g = inputs(t=5, b=3)
     cached = model.mvm(model.prepare(g), v)
     full = model.full_forward(v, g.expand(3, *g.shape))
-    torch.testing.assert_close(cached, full, rtol=1e-5, atol=1e-6 * SPEC.full_scale_current)
+    torch.testing.assert_close(cached, full, rtol=1e-5, atol=fs_atol(SPEC, 1e-6))
 
 
 @pytest.mark.parametrize("target", ["residual", "relative"])
@@ -143,11 +144,11 @@ def test_fewer_leading_dims_in_v_broadcast_like_the_per_tile_loop(target: str, b
     one = model.mvm(prepared, v[0, 0])                       # (R,) on every tile
     assert one.shape == (3, SPEC.cols) == AnalyticalModel(SPEC)(v[0, 0], g).shape
     loop = torch.stack([model(v[0, 0], g[t]) for t in range(3)])
-    torch.testing.assert_close(one, loop, rtol=1e-6, atol=1e-9 * SPEC.full_scale_current)
+    torch.testing.assert_close(one, loop, rtol=1e-6, atol=fs_atol(SPEC, 1e-9))
     many = model.mvm(prepared, v)                            # (N, T, R)
     assert many.shape == (2, 3, SPEC.cols)
     loop = torch.stack([torch.stack([model(v[n, t], g[t]) for t in range(3)]) for n in range(2)])
-    torch.testing.assert_close(many, loop, rtol=1e-6, atol=1e-9 * SPEC.full_scale_current)
+    torch.testing.assert_close(many, loop, rtol=1e-6, atol=fs_atol(SPEC, 1e-9))
     assert model(v[0, 0], g).shape == (3, SPEC.cols)
 
 

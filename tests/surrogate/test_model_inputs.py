@@ -27,6 +27,7 @@ from spice_netlists import CrossbarSpec
 from surrogate.base import CrossbarModel
 from surrogate.checkpoint import save_geniex
 from surrogate.geniex import GeniexConfig, GeniexModel, GeniexNet, Normalisation
+from tests.support.tolerances import fs_atol
 
 SPEC = CrossbarSpec(rows=3, cols=2, device="sinh", v_read_max=0.5)
 
@@ -92,7 +93,7 @@ def test_mixed_dtypes_are_promoted_as_torch_promotes(name: str, checkpoint: Path
     single = model(v.float(), g.float())
     assert single.dtype == torch.float32 and single.shape == (2, SPEC.cols)
     torch.testing.assert_close(single.double(), model(v.float().double(), g.float().double()),
-                               rtol=1e-4, atol=1e-6 * SPEC.full_scale_current)
+                               rtol=1e-4, atol=fs_atol(SPEC, 1e-6))
 
 
 @MODELS
@@ -101,7 +102,7 @@ def test_integer_inputs_take_the_float_dtype_of_the_other(name: str, checkpoint:
     _, g = inputs()
     out = model(torch.zeros(2, SPEC.rows, dtype=torch.int64), g)
     assert out.dtype == torch.float64 and out.shape == (2, SPEC.cols)
-    assert float(out.abs().max()) <= 1e-12 * SPEC.full_scale_current   # zero volts in
+    assert float(out.abs().max()) <= fs_atol(SPEC, 1e-12)   # zero volts in
 
 
 @MODELS
@@ -166,4 +167,4 @@ def test_spice_gives_the_same_currents_for_numpy_made_tensors(checkpoint: Path) 
     g = rng.uniform(SPEC.g_off, SPEC.g_on, (2, SPEC.rows, SPEC.cols))
     spice = make("spice", checkpoint)(torch.from_numpy(v), torch.from_numpy(g))
     circuit = make("circuit", checkpoint)(torch.from_numpy(v), torch.from_numpy(g))
-    torch.testing.assert_close(spice, circuit, rtol=0, atol=1e-6 * SPEC.full_scale_current)
+    torch.testing.assert_close(spice, circuit, rtol=0, atol=fs_atol(SPEC, 1e-6))
