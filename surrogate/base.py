@@ -119,6 +119,8 @@ class CrossbarModel(ABC):
             raise ValueError(f"{self.name}: v is on {v.device} and g on {g.device}; "
                              f"put both on one device")
         self.result_dtype(v, g)
+        if v.shape[:-1] == g.shape[:-2]:             # broadcasts (torch's check costs ~15 µs)
+            return
         try:
             torch.broadcast_shapes(v.shape[:-1], g.shape[:-2])
         except RuntimeError:

@@ -28,13 +28,15 @@ from surrogate.base import CrossbarModel
 
 @dataclass(frozen=True)
 class SolveStats:
-    """What the last solve took: Newton steps and CG iterations (worst chunk), and the
-    largest residual over its samples (V)."""
+    """What the last solve took: Newton steps and CG iterations (worst sample, or worst
+    chunk on the torch backend), the largest residual over its samples (V), and how
+    many samples it had and iterated (the others had no drive)."""
 
     newton_iterations: int
     cg_iterations: int
     max_residual: float
     samples: int
+    solved: int
 
 
 class CircuitModel(CrossbarModel):
@@ -72,18 +74,28 @@ class CircuitModel(CrossbarModel):
         ``keep_state=False`` keeps the column currents only; ``sinh_a`` (shaped like
         ``g``) gives each sinh device its own nonlinearity."""
         self.check_shapes(v, g)
+        return self._solve(v, g, keep_state, sinh_a)
+
+    def _solve(self, v: torch.Tensor, g: torch.Tensor, keep_state: bool,
+               sinh_a: torch.Tensor | None) -> OperatingPoint:
         op = solve_operating_point(self.spec, v, g, self.settings, self.network(g.device),
                                    keep_state, sinh_a)
+        res = op.residual.detach()
+        if res.device.type == "cpu":                 # numpy: cheaper on small batches
+            res = res.numpy()
+            count = res.size
+        else:
+            count = res.numel()
         self.last_solve = SolveStats(op.newton_iterations, op.cg_iterations,
-                                     float(op.residual.max()) if op.residual.numel() else 0.0,
-                                     op.residual.numel())
+                                     float(res.max()) if count else 0.0, count, op.solved)
         return op
 
     def mvm(self, prepared: torch.Tensor | tuple[torch.Tensor, torch.Tensor],
             v: torch.Tensor) -> torch.Tensor:
         g, sinh_a = prepared if isinstance(prepared, tuple) else (prepared, None)
         dtype = torch.promote_types(v.dtype, g.dtype)
-        return self.solve(v.to(g.device), g, keep_state=False, sinh_a=sinh_a).currents.to(dtype)
+        # the shapes were checked by __call__ or fit a prepared tile stack by construction
+        return self._solve(v.to(g.device), g, False, sinh_a).currents.to(dtype)
 
 
 # ----------------------------------------------------------------------------- IR drop

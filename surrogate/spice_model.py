@@ -1,7 +1,8 @@
 """The SPICE crossbar model: ngspice itself, through ``datagen.simulate``.
 
 Ground truth for small cases: ``prepare`` keeps the conductances, ``mvm`` broadcasts
-them against the inputs, flattens the batch and runs every (v, g) sample in ngspice.
+them against the inputs, flattens the batch and runs every (v, g) sample in ngspice,
+but for inputs with no drive (every row 0 V), whose currents are 0 without asking.
 Samples ngspice cannot solve come back as NaN currents.
 """
 
@@ -47,8 +48,13 @@ class SpiceModel(CrossbarModel):
         if len(vb) == 0:
             return torch.zeros(*lead, c, dtype=v.dtype, device=v.device)
         kwargs = dict(self.simulate_kwargs)
+        gb = flat(g)
+        # an input vector with no drive (every row 0 V) carries no current: not simulated
+        busy = np.flatnonzero(np.any(vb != 0, axis=1))
         if sinh_a is not None:
-            kwargs["sinh_a"] = flat(sinh_a)
-        i = simulate(self.spec, vb, flat(g), **kwargs)
+            kwargs["sinh_a"] = flat(sinh_a)[busy]
+        i = np.zeros((len(vb), c))
+        if len(busy):
+            i[busy] = simulate(self.spec, vb[busy], gb[busy], **kwargs)
         dtype = torch.promote_types(v.dtype, g.dtype)
         return torch.from_numpy(i).reshape(*lead, c).to(device=v.device, dtype=dtype)

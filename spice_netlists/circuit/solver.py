@@ -36,6 +36,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from spice_netlists import CrossbarSpec
@@ -47,6 +48,14 @@ from spice_netlists.circuit.network import WireNetwork
 #: cores); a GPU wants all the parallel work it can get (2^24 elements: ~1.6 GB of
 #: float64 work space)
 CHUNK_ELEMENTS = {"cpu": 1 << 17, "cuda": 1 << 24}
+
+#: solver backends (see :attr:`SolverSettings.backend`)
+BACKENDS = ("auto", "fused", "torch")
+
+# the fused kernels' placeholder arrays: an index array meaning "sample k uses entry k",
+# and a stand-in for absent per-device a or state
+_IDENTITY = np.empty(0, dtype=np.int64)
+_NO_A = np.empty((1, 1, 1))
 
 
 class CircuitSolveError(RuntimeError):
@@ -72,6 +81,10 @@ class SolverSettings:
             the answer stay float64.
         raise_on_failure: raise :class:`CircuitSolveError` when a sample does not
             converge (else it is flagged in :attr:`OperatingPoint.converged`).
+        backend: ``"fused"``: the compiled per-sample kernels of
+            :mod:`spice_netlists.circuit.fused` (CPU tensors only); ``"torch"``: batched
+            torch ops (any device; the reference, and the CUDA path); ``"auto"``: fused
+            on a CPU, torch elsewhere. ``chunk_elements`` bounds the torch path only.
     """
 
     tol: float = 1e-12
@@ -81,8 +94,12 @@ class SolverSettings:
     chunk_elements: int = 0
     cg_float32: bool = True
     raise_on_failure: bool = True
+    backend: str = "auto"
 
     def __post_init__(self) -> None:
+        if self.backend not in BACKENDS:
+            raise ValueError(f"circuit solver backend must be one of {', '.join(BACKENDS)}, "
+                             f"got {self.backend!r}")
         for name in ("cg_float32", "raise_on_failure"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"circuit solver {name} must be true or false, "
@@ -113,6 +130,8 @@ class OperatingPoint:
         newton_iterations: most Newton steps any chunk took.
         cg_iterations: most conjugate-gradient iterations any chunk took, summed over
             its Newton steps.
+        solved: samples iterated; the others had no drive (every input 0 V), which
+            ``x = y = 0`` solves exactly.
     """
 
     x: torch.Tensor | None
@@ -124,6 +143,7 @@ class OperatingPoint:
     converged: torch.Tensor
     newton_iterations: int
     cg_iterations: int
+    solved: int = 0
 
     @property
     def device_voltage(self) -> torch.Tensor:
@@ -228,45 +248,166 @@ def _newton(spec: CrossbarSpec, net: WireNetwork, v: torch.Tensor, g: torch.Tens
     return OperatingPoint(x=x, y=y, i_row=cell.i_row, j_col=cell.j_col,
                           currents=cell.j_col.sum(dim=-2), residual=res,
                           converged=res <= settings.tol, newton_iterations=newton,
-                          cg_iterations=cg_total)
+                          cg_iterations=cg_total, solved=len(v))
+
+
+def uses_fused(settings: SolverSettings, device: torch.device) -> bool:
+    """Whether a solve on ``device`` runs the fused kernels (ValueError where
+    ``backend="fused"`` meets a tensor off the CPU)."""
+    if settings.backend == "torch":
+        return False
+    if device.type != "cpu":
+        if settings.backend == "fused":
+            raise ValueError(f"circuit solver backend 'fused' runs on the CPU only, got "
+                             f"tensors on {device}: use backend 'auto' or 'torch'")
+        return False
+    return True
+
+
+def _lead_shape(*shapes: torch.Size) -> torch.Size:
+    """The broadcast of leading shapes (the common case, all equal, without torch's
+    ~15 µs ``broadcast_shapes``)."""
+    first = shapes[0]
+    if all(sh == first for sh in shapes[1:]):
+        return first
+    return torch.broadcast_shapes(*shapes)
+
+
+def _flat_index(shape: torch.Size, lead: torch.Size) -> np.ndarray:
+    """For each sample of the broadcast batch ``lead``, the index of its operand among
+    the ``shape`` leading entries, so that a tile's conductances are not copied for
+    each input vector; empty where ``shape`` is ``lead`` (sample k uses entry k)."""
+    if shape == lead:
+        return _IDENTITY
+    n = int(np.prod(shape, dtype=np.int64)) if len(shape) else 1
+    own = np.arange(n, dtype=np.int64).reshape(tuple(shape))
+    pad = (1,) * (len(lead) - len(shape)) + tuple(shape)
+    return np.ascontiguousarray(np.broadcast_to(own.reshape(pad), tuple(lead)).reshape(-1))
+
+
+def _fused_constants(spec: CrossbarSpec, net: WireNetwork) -> tuple:
+    """The kernels' view of a spec, built once per wire network: (law without
+    per-device a, wires [r_source, r_wire_row, r_sink, r_wire_col] Ω, MOS1 constants,
+    a 1/V)."""
+    cached = getattr(net, "_fused_constants", None)
+    if cached is None:
+        from spice_netlists.circuit import devices, fused
+        t = spec.transistor
+        law = {"linear": fused.LINEAR, "sinh": fused.SINH, "1t1r": fused.ONE_T_ONE_R}[spec.device]
+        wires = np.array([spec.r_source, spec.r_wire_row, spec.r_sink, spec.r_wire_col], dtype=float)
+        mos = np.array([t.v_gate, t.kp * t.w / t.l, t.vto, t.lambda_, devices.V_THERMAL,
+                        devices.MOS_IS, devices.GMIN])
+        cached = (law, wires, mos, float(spec.sinh_a) if spec.device == "sinh" else 1.0)
+        net._fused_constants = cached
+    return cached
+
+
+def _solve_fused(spec: CrossbarSpec, net: WireNetwork, v: torch.Tensor, g: torch.Tensor,
+                 settings: SolverSettings, keep_state: bool,
+                 sinh_a: torch.Tensor | None) -> OperatingPoint:
+    """:func:`_solve` by the compiled kernels of :mod:`spice_netlists.circuit.fused`."""
+    from spice_netlists.circuit import fused
+    r, c = spec.rows, spec.cols
+    law, wires, mos, a_scalar = _fused_constants(spec, net)
+    v_lead, g_lead = v.shape[:-1], g.shape[:-2]
+    if sinh_a is None:
+        lead = _lead_shape(v_lead, g_lead)
+        a3, ai = _NO_A, _IDENTITY
+    else:
+        if spec.device != "sinh":
+            raise ValueError(f"per-device sinh_a given for {spec.device} devices: only sinh "
+                             f"devices have a nonlinearity a")
+        lead = _lead_shape(v_lead, g_lead, sinh_a.shape[:-2])
+        law = fused.SINH_PER_DEVICE
+        a3 = sinh_a.detach().reshape(-1, r, c).contiguous().numpy()
+        ai = _flat_index(sinh_a.shape[:-2], lead)
+    n = 1
+    for size in lead:
+        n *= size
+    # numpy views (numpy's reshape costs a fraction of torch's on small batches)
+    v2 = np.ascontiguousarray(v.detach().numpy()).reshape(-1, r)
+    g3 = np.ascontiguousarray(g.detach().numpy()).reshape(-1, r, c)
+    vi, gi = _flat_index(v_lead, lead), _flat_index(g_lead, lead)
+    currents = np.empty((n, c))
+    residual = np.empty(n)
+    newton, cg = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64)
+    state = [np.empty((n, r, c)) if keep_state else _NO_A for _ in range(4)]
+    cg_dtype = np.float32 if settings.cg_float32 else np.float64
+
+    def kernel(start: int, stop: int) -> None:
+        fused._solve_chunk(law, v2, vi, g3, gi, a3, ai, a_scalar, wires, mos, settings.tol,
+                           settings.max_newton, settings.max_cg, settings.cg_rtol,
+                           *fused.workspace(r, c, cg_dtype), keep_state, start, stop,
+                           currents, residual, newton, cg, *state)
+
+    fused.run_chunks(kernel, n, fused.default_threads(), r * c)
+    x, y, i_row, j_col = ((torch.from_numpy(a.reshape(*lead, r, c)) for a in state)
+                          if keep_state else (None,) * 4)
+    return OperatingPoint(x=x, y=y, i_row=i_row, j_col=j_col,
+                          currents=torch.from_numpy(currents.reshape(*lead, c)),
+                          residual=torch.from_numpy(residual.reshape(lead)),
+                          converged=torch.from_numpy((residual <= settings.tol).reshape(lead)),
+                          newton_iterations=int(newton.max(initial=0)),
+                          cg_iterations=int(cg.max(initial=0)),
+                          solved=int(np.count_nonzero(newton >= 0)))
 
 
 def _solve(spec: CrossbarSpec, net: WireNetwork, v: torch.Tensor, g: torch.Tensor,
            settings: SolverSettings, keep_state: bool = True,
            sinh_a: torch.Tensor | None = None) -> OperatingPoint:
-    """Newton over the flattened batch, chunk by chunk: ``v`` (…, R), ``g`` (…, R, C)
-    (``sinh_a`` shaped like ``g``, or None). Without ``keep_state`` only currents,
-    residuals and counts are gathered."""
+    """Newton over the flattened batch: ``v`` (…, R), ``g`` (…, R, C) (``sinh_a`` shaped
+    like ``g``, or None), by the fused kernels or chunk by chunk in torch (see
+    :attr:`SolverSettings.backend`). Without ``keep_state`` only currents, residuals and
+    counts are gathered."""
+    if uses_fused(settings, g.device):
+        return _solve_fused(spec, net, v, g, settings, keep_state, sinh_a)
     lead = torch.broadcast_shapes(v.shape[:-1], g.shape[:-2])
     r, c = spec.rows, spec.cols
     vf = v.expand(*lead, r).reshape(-1, r)
-    gf = g.expand(*lead, r, c).reshape(-1, r, c)
-    af = None if sinh_a is None else sinh_a.expand(*lead, r, c).reshape(-1, r, c)
     n = len(vf)
+    busy = vf.ne(0).any(dim=-1)
+    # samples with no drive are solved by x = y = 0: only the others are iterated
+    idx = None if bool(busy.all()) else busy.nonzero().squeeze(1)
+
+    def pick(t: torch.Tensor) -> torch.Tensor:
+        return t if idx is None else t.index_select(0, idx)
+
+    vf = pick(vf)
+    gf = pick(g.expand(*lead, r, c).reshape(-1, r, c))
+    af = None if sinh_a is None else pick(sinh_a.expand(*lead, r, c).reshape(-1, r, c))
     budget = settings.chunk_elements or CHUNK_ELEMENTS.get(g.device.type, CHUNK_ELEMENTS["cuda"])
     step = max(1, budget // (r * c))
     parts = []
-    for k in range(0, n, step):
+    for k in range(0, len(vf), step):
         part = _newton(spec, net, vf[k:k + step], gf[k:k + step], settings,
                        None if af is None else af[k:k + step])
         if not keep_state:
             part.x = part.y = part.i_row = part.j_col = None
         parts.append(part)
-    if not parts:
-        empty = torch.zeros(*lead, r, c, dtype=torch.float64, device=g.device)
-        return OperatingPoint(empty, empty, empty, empty, empty[..., 0, :],
-                              empty[..., 0, 0], empty[..., 0, 0] == 0, 0, 0)
 
-    def cat(name: str, shape: tuple[int, ...]) -> torch.Tensor | None:
-        if getattr(parts[0], name) is None:
+    def gather(name: str, shape: tuple[int, ...]) -> torch.Tensor | None:
+        if name in STATE and not keep_state:
             return None
-        return torch.cat([getattr(p, name) for p in parts]).reshape((*lead, *shape))
+        got = torch.cat([getattr(p, name) for p in parts]) if parts else None
+        if idx is not None or got is None:
+            full = torch.zeros((n, *shape), dtype=torch.float64, device=g.device)
+            if got is not None:
+                full[idx] = got
+            got = full
+        return got.reshape((*lead, *shape))
 
-    return OperatingPoint(x=cat("x", (r, c)), y=cat("y", (r, c)), i_row=cat("i_row", (r, c)),
-                          j_col=cat("j_col", (r, c)), currents=cat("currents", (c,)),
-                          residual=cat("residual", ()), converged=cat("converged", ()),
-                          newton_iterations=max(p.newton_iterations for p in parts),
-                          cg_iterations=max(p.cg_iterations for p in parts))
+    residual = gather("residual", ())
+    return OperatingPoint(x=gather("x", (r, c)), y=gather("y", (r, c)),
+                          i_row=gather("i_row", (r, c)), j_col=gather("j_col", (r, c)),
+                          currents=gather("currents", (c,)),
+                          residual=residual, converged=residual <= settings.tol,
+                          newton_iterations=max((p.newton_iterations for p in parts), default=0),
+                          cg_iterations=max((p.cg_iterations for p in parts), default=0),
+                          solved=len(vf))
+
+
+#: the state fields of an :class:`OperatingPoint` (None when only currents are kept)
+STATE = ("x", "y", "i_row", "j_col")
 
 
 # ------------------------------------------------------------------ implicit gradient
@@ -326,6 +467,14 @@ class _ImplicitOperatingPoint(torch.autograd.Function):
         return gv, gg, None, None, None, None, None
 
 
+def _all_converged(op: OperatingPoint, settings: SolverSettings) -> bool:
+    """Whether every sample converged (on the CPU through numpy: no torch dispatch)."""
+    if op.residual.device.type == "cpu":
+        res = op.residual.detach().numpy()
+        return bool(res.size == 0 or res.max() <= settings.tol)
+    return bool(op.converged.all())
+
+
 def solve_operating_point(spec: CrossbarSpec, v: torch.Tensor, g: torch.Tensor,
                           settings: SolverSettings = SolverSettings(),
                           net: WireNetwork | None = None,
@@ -344,6 +493,7 @@ def solve_operating_point(spec: CrossbarSpec, v: torch.Tensor, g: torch.Tensor,
     unless ``settings.raise_on_failure`` is False.
     """
     dev = g.device
+    uses_fused(settings, dev)                 # a backend that cannot run here is an error now
     v64 = v.to(device=dev, dtype=torch.float64)
     g64 = g.to(dtype=torch.float64)
     a64 = None if sinh_a is None else sinh_a.to(device=dev, dtype=torch.float64)
@@ -355,10 +505,12 @@ def solve_operating_point(spec: CrossbarSpec, v: torch.Tensor, g: torch.Tensor,
         cell = cell_law(spec, a64)(spec, x, y, g64)   # currents carry the gradient
         op.x, op.y, op.i_row, op.j_col = x, y, cell.i_row, cell.j_col
         op.currents = cell.j_col.sum(dim=-2)
+    elif uses_fused(settings, dev):           # numpy inside: no autograd to switch off
+        op = _solve_fused(spec, net, v64, g64, settings, keep_state, a64)
     else:
         with torch.no_grad():
             op = _solve(spec, net, v64, g64, settings, keep_state, a64)
-    if settings.raise_on_failure and not bool(op.converged.all()):
+    if settings.raise_on_failure and not _all_converged(op, settings):
         bad = torch.nonzero(~op.converged.reshape(-1)).flatten()
         worst = op.residual.reshape(-1)[bad]
         shown = ", ".join(f"#{int(k)}: {float(r):.3g} V" for k, r in zip(bad[:5], worst[:5]))
