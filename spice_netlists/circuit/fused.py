@@ -40,7 +40,7 @@ _INNER_MAX = 100
 
 
 # ------------------------------------------------------------------ wire products
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True, inline="always", error_model="numpy")
 def _row_block(t, out, accumulate, rs, rw, i0):
     """:func:`_row_drop` for rows ``i0 … i0+3``: four independent scans side by side
     (one row's prefix sums are a chain of dependent adds; four chains fill the adder)."""
@@ -76,7 +76,7 @@ def _row_block(t, out, accumulate, rs, rw, i0):
         b3 -= t[i0 + 3, j]
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _row_drop(t, out, accumulate, rs, rw):
     """``out (+)= t·G_row``: each row node's drop below its input (R×C). The drop at
     column m is ``rs·Σ_j t_j + rw·Σ_{k=1..m} b_k`` with ``b_k = Σ_{j≥k} t_j`` the current
@@ -102,7 +102,7 @@ def _row_drop(t, out, accumulate, rs, rw):
             beyond -= t[i, j]
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True, inline="always", error_model="numpy")
 def _col_block(t, out, accumulate, rk, rw, j0):
     """:func:`_col_rise` for columns ``j0 … j0+3``, four scans side by side."""
     n_r = t.shape[0]
@@ -147,7 +147,7 @@ def _col_block(t, out, accumulate, rk, rw, j0):
         s2 += t[i, j0 + 2]
         s3 += t[i, j0 + 3]
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _col_rise(t, out, accumulate, rk, rw):
     """``out (+)= G_col·t``: each column node's rise above its sense node, scanning
     each column from the sense end: ``rk·Σ_i t_i + rw·Σ_{R−1>k≥i} p_k`` with
@@ -177,7 +177,7 @@ def _col_rise(t, out, accumulate, rk, rw):
             suf += t[i, j]
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _dot(a, b, acc):
     """Σ a·b over a tile, accumulated in float64 column by column (vectorisable)."""
     n_r, n_c = a.shape
@@ -204,7 +204,7 @@ _ROUND_BITS = int(np.float64(_ROUND).view(np.int64))
 _T_MAX = 700.0                                # |a·u| beyond this overflows cosh anyway
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True, inline="always", error_model="numpy")
 def _exp_even_odd(r2):
     """(E, O) with exp(±r) = E ± r·O for |r| ≤ ln2/2, given r² (the Taylor series to
     r^13 split into its even and odd parts: one evaluation serves both signs)."""
@@ -215,7 +215,7 @@ def _exp_even_odd(r2):
     return even, odd
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _sinh_row(t, sh, ch, w):
     """sinh and cosh of ``t`` (clamped to ±_T_MAX) into ``sh``, ``ch``; ``w`` (3, len)
     float64 work space. Where k = 0 (|t| ≤ ln2/2) t is r itself and sinh t = r·O has no
@@ -241,7 +241,7 @@ def _sinh_row(t, sh, ch, w):
 
 
 # ----------------------------------------------------------------------- 1T1R cell
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _junction(v_b, vt, i_s, gmin):
     """MOS1 bulk junction current (A) and conductance (S) at ``v_b`` V."""
     if v_b > -3.0 * vt:
@@ -250,7 +250,7 @@ def _junction(v_b, vt, i_s, gmin):
     return gmin * v_b - i_s, gmin
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _channel(m, y, v_gate, beta, vto, lam):
     """MOS1 channel current from ``m`` (drain side) to ``y`` (source side), A, and its
     derivative in ``m``, S; either direction."""
@@ -274,7 +274,7 @@ def _channel(m, y, v_gate, beta, vto, lam):
     return -i_d, gm + gds
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _one_t_one_r(x, y, g, m_prev, warm, mos):
     """One 1T1R cell: (internal node m, i_row, j_col, d), as
     :func:`spice_netlists.circuit.devices.one_t_one_r_cell`."""
@@ -325,11 +325,129 @@ def _one_t_one_r(x, y, g, m_prev, warm, mos):
     return m, g * (x - m), i_ch + i_bs, d
 
 
+@njit(cache=True, nogil=True, inline="always", error_model="numpy")
+def _exp_small_range(t):
+    """exp(t) for t in [−3, 80] (a junction's range of v/v_t where it conducts), without
+    a library call: exp(t/128)^128 by its Taylor series to the 11th power and seven
+    squarings, relative error below 1e-9: plenty for junctions that pass ~1e-14 A
+    (an error of 1e-23 A) at the voltages of a crossbar."""
+    q = t * (1.0 / 128.0)
+    e = 1 + q * (1 + q * (1 / 2 + q * (1 / 6 + q * (1 / 24 + q * (1 / 120 + q * (1 / 720 + q * (
+        1 / 5040 + q * (1 / 40320 + q * (1 / 362880 + q * (1 / 3628800 + q / 39916800))))))))))
+    e = e * e                      # seven squarings, written out: a loop here would stop
+    e = e * e                      # the caller's loop from vectorising
+    e = e * e
+    e = e * e
+    e = e * e
+    e = e * e
+    return e * e
+
+
+@njit(cache=True, nogil=True, inline="always", error_model="numpy")
+def _junction_vec(v_b, vt, i_s, gmin):
+    """:func:`_junction` without branches (both sides computed, one kept)."""
+    inv_vt = 1.0 / vt                    # a constant: divisions are the loop's costliest ops
+    t = min(max(v_b * inv_vt, -3.0), 80.0)
+    expo = _exp_small_range(t)
+    on = v_b > -3.0 * vt
+    # both sides first (a select, not a branch)
+    cur_on, cond_on = i_s * (expo - 1.0) + gmin * v_b, i_s * expo * inv_vt + gmin
+    return (cur_on if on else gmin * v_b - i_s), (cond_on if on else gmin)
+
+
+@njit(cache=True, nogil=True, inline="always", error_model="numpy")
+def _channel_vec(m, y, v_gate, beta, vto, lam):
+    """:func:`_channel` without branches."""
+    fwd = m >= y
+    vgs = v_gate - y if fwd else v_gate - m
+    vds = abs(m - y)
+    vgst = vgs - vto
+    betap = beta * (1.0 + lam * vds)
+    sat = vgst <= vds
+    on = vgst > 0
+    i_sat = betap * vgst * vgst * 0.5
+    i_lin = betap * vds * (vgst - 0.5 * vds)
+    gm = (betap * vgst if sat else betap * vds) if on else 0.0
+    gds = ((lam * beta * vgst * vgst * 0.5) if sat else
+           (betap * (vgst - vds) + lam * beta * vds * (vgst - 0.5 * vds))) if on else 0.0
+    i_d = (i_sat if sat else i_lin) if on else 0.0
+    return (i_d if fwd else -i_d), (gds if fwd else gm + gds)
+
+
+#: rows of the packed array of :func:`_one_t_one_r_tile`
+_X, _Y, _G, _M, _I, _J, _D, _DONE = range(8)
+
+
+@njit(cache=True, nogil=True, inline="always", error_model="numpy")
+def _series_start(xk, yk, gk, v_gate, beta, vto, gmin):
+    """devices.py's cold start of the internal node: the series solution without leaks
+    and channel-length modulation (linear region), else a linear estimate."""
+    u = xk - yk
+    b = beta * max(v_gate - yk - vto, 0.0) + gk
+    disc = b * b - 2.0 * beta * gk * u
+    quad = (u >= 0) & (disc >= 0)
+    num = 2.0 * gk * u if quad else u * gk            # one division for both
+    den = (b + math.sqrt(max(disc, 0.0)) + gmin) if quad else (b + gmin)
+    return yk + num / den
+
+
+@njit(cache=True, nogil=True, inline="always", error_model="numpy")
+def _cell_two_steps(xk, yk, gk, m, v_gate, beta, vto, lam, vt, i_s, gmin):
+    """Two Newton steps of one 1T1R cell's internal node from ``m``: (m, i_row, j_col,
+    d, passed :func:`_one_t_one_r`'s test). Scalars only: an array argument would cost
+    reference counting inside the caller's loop and stop it vectorising."""
+    lo = min(xk, yk) - 1e-3
+    hi = max(xk, yk) + 1e-3
+    m = min(max(m, lo), hi)
+    # step 1 without the junction (its ~1e-14 A moves m by ~1e-11 V, which step 2 takes)
+    i_ch, gch = _channel_vec(m, yk, v_gate, beta, vto, lam)
+    m = min(max(m + (gk * (xk - m) - i_ch) / (gk + gch + gmin), lo), hi)
+    # step 2, exact, and the test of :func:`_one_t_one_r` (h' = −(g + g_bd + g_ch) < 0)
+    i_ch, gch = _channel_vec(m, yk, v_gate, beta, vto, lam)
+    i_bd, gbd = _junction_vec(-m, vt, i_s, gmin)
+    inv_slope = 1.0 / (gk + gbd + gch)
+    step = (gk * (xk - m) + i_bd - i_ch) * inv_slope
+    goal = 1e-16 + 1e-15 * abs(m)
+    curv = (2.0 * beta * (1.0 + lam * (abs(m - yk) + abs(v_gate) + 1.0))
+            + (gbd - gmin) * (1.0 / vt))
+    ok = (abs(step) <= goal) | ((0.5 * curv * inv_slope * step * step <= goal)
+                                & (lo < m + step) & (m + step < hi))
+    m = m + step
+    i_bs, _ = _junction_vec(-yk, vt, i_s, gmin)
+    ser = gbd + gch
+    # ser ≥ gmin > 0, so d is 0 where g = 0
+    return m, gk * (xk - m), i_ch + gch * step + i_bs, gk * ser / (gk + ser), ok
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _one_t_one_r_tile(cells, warm, mos):
+    """Every 1T1R cell of a tile by two Newton steps from its internal node at the last
+    evaluation (``warm``) or, cold, the series solution, in branch-free loops that
+    vectorise. ``cells`` (8, R·C) packs x, y, g, m (read and written), i_row, j_col,
+    d (written) and done: 1 where the second step passed :func:`_one_t_one_r`'s test,
+    0 where the caller must solve the cell by it. (One packed array rather than eight
+    keeps the loop free of overlap checks.)"""
+    v_gate, beta, vto, lam, vt, i_s, gmin = mos[0], mos[1], mos[2], mos[3], mos[4], mos[5], mos[6]
+    if not warm:                              # its own loop: no branch inside the next one
+        for k in range(cells.shape[1]):
+            cells[_M, k] = _series_start(cells[_X, k], cells[_Y, k], cells[_G, k], v_gate,
+                                         beta, vto, gmin)
+    for k in range(cells.shape[1]):
+        xk, yk, gk = cells[_X, k], cells[_Y, k], cells[_G, k]
+        m, c_i, c_j, dd, ok = _cell_two_steps(xk, yk, gk, cells[_M, k], v_gate, beta, vto,
+                                              lam, vt, i_s, gmin)
+        cells[_M, k] = m
+        cells[_I, k] = c_i
+        cells[_J, k] = c_j
+        cells[_D, k] = dd
+        cells[_DONE, k] = 1.0 if ok else 0.0
+
+
 # ------------------------------------------------------------------ one sample
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _cell_laws(law, x, y, g, a_tile, a, mos, m_int, warm, cur_i, cur_j, d, w):
     """Every cell's currents and small-signal conductance (see devices.py); ``w``
-    (3, R·C) float64 work space."""
+    (8, R·C) float64 work space."""
     n_r, n_c = x.shape
     if law == LINEAR:
         for i in range(n_r):
@@ -362,20 +480,38 @@ def _cell_laws(law, x, y, g, a_tile, a, mos, m_int, warm, cur_i, cur_j, d, w):
             cj[k] = ci[k]
             df[k] = gf[k] * df[k]
     else:
-        for i in range(n_r):
-            for j in range(n_c):
-                m, ci, cj, dd = _one_t_one_r(x[i, j], y[i, j], g[i, j], m_int[i, j], warm, mos)
-                m_int[i, j] = m
-                cur_i[i, j] = ci
-                cur_j[i, j] = cj
-                d[i, j] = dd
+        n = n_r * n_c
+        xf, yf, gf, mf = x.reshape(n), y.reshape(n), g.reshape(n), m_int.reshape(n)
+        ci, cj, df = cur_i.reshape(n), cur_j.reshape(n), d.reshape(n)
+        cells = w
+        for k in range(n):
+            cells[_X, k] = xf[k]
+            cells[_Y, k] = yf[k]
+            cells[_G, k] = gf[k]
+            cells[_M, k] = mf[k]
+        _one_t_one_r_tile(cells, warm, mos)
+        for _ in range(2):                        # where many did not settle (after a
+            unsettled = 0.0                       # large Newton step), two more steps each
+            for k in range(n):
+                unsettled += 1.0 - cells[_DONE, k]
+            if unsettled * 8 <= n:
+                break
+            _one_t_one_r_tile(cells, True, mos)
+        for k in range(n):
+            if cells[_DONE, k] == 0.0:           # the few cells two steps did not settle
+                m, c_i, c_j, dd = _one_t_one_r(xf[k], yf[k], gf[k], 0.0, False, mos)
+                cells[_M, k], cells[_I, k], cells[_J, k], cells[_D, k] = m, c_i, c_j, dd
+            mf[k] = cells[_M, k]
+            ci[k] = cells[_I, k]
+            cj[k] = cells[_J, k]
+            df[k] = cells[_D, k]
 
 
 #: float64 (R, C) work tiles of :func:`_solve_chunk`, and those of its CG
-WORK_TILES, CG_TILES = 12, 8
+WORK_TILES, CG_TILES = 9, 10
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _solve_chunk(law, v, vi, g, gi, a_arr, ai, a, wires, mos, tol, max_newton, max_cg,
                  cg_rtol, work, work_cg, work_exp, keep, start, stop, currents, residual,
                  newton_out, cg_out, xs, ys, irs, jcs):
@@ -385,22 +521,22 @@ def _solve_chunk(law, v, vi, g, gi, a_arr, ai, a, wires, mos, tol, max_newton, m
     and with ``keep`` its state (an undriven sample, every input 0 V, is not iterated:
     its Newton count is −1). ``work`` (WORK_TILES, R, C) float64, ``work_cg``
     (CG_TILES, R, C) in the CG's float type (float32 or float64) and ``work_exp``
-    (3, R·C) float64 are work space (see :func:`workspace`)."""
+    (8, R·C) float64 are work space (see :func:`workspace`)."""
     n_r, n_c = g.shape[1], g.shape[2]
     rs, rwr, rk, rwc = wires[0], wires[1], wires[2], wires[3]
     f8 = np.float64
     f4 = work_cg.dtype.type                   # the CG's float type
-    x, y, cur_i, cur_j, d, ih = work[0], work[1], work[2], work[3], work[4], work[5]
-    jh, rx, ry, s, m_int, kdiag = work[6], work[7], work[8], work[9], work[10], work[11]
-    s4, inv_diag, sol, r = work_cg[0], work_cg[1], work_cg[2], work_cg[3]
-    z, direction, a_dir, t1 = work_cg[4], work_cg[5], work_cg[6], work_cg[7]
+    x, y, cur_i, cur_j, d = work[0], work[1], work[2], work[3], work[4]
+    rx, ry, m_int, kdiag = work[5], work[6], work[7], work[8]
+    s4, inv_diag, k_row, k_col, r = work_cg[0], work_cg[1], work_cg[2], work_cg[3], work_cg[4]
+    direction, a_dir, a_row, a_col, t1 = (work_cg[5], work_cg[6], work_cg[7], work_cg[8],
+                                          work_cg[9])
     w8 = work_exp
     acc = np.empty(n_c, f8)
     acc2 = np.empty(n_c, f8)
     for i in range(n_r):
         for j in range(n_c):
             kdiag[i, j] = rk + rwc * (n_r - 1 - i) + rs + rwr * j
-    one_terminal = law != ONE_T_ONE_R
     dummy = np.empty((1, 1), f8)
     for k in range(start, stop):
         vk = v[vi[k] if vi.size else k]
@@ -426,58 +562,55 @@ def _solve_chunk(law, v, vi, g, gi, a_arr, ai, a, wires, mos, tol, max_newton, m
             for j in range(n_c):
                 x[i, j] = vk[i]
                 y[i, j] = 0.0
-                ih[i, j] = 0.0
-                jh[i, j] = 0.0
         cg_total = 0
         newton = 0
         res = 0.0
         for newton in range(max_newton + 1):
             _cell_laws(law, x, y, gk, ak, a, mos, m_int, newton > 0, cur_i, cur_j, d, w8)
-            # prediction errors, then the wires' response to them (the residual)
-            for i in range(n_r):
-                for j in range(n_c):
-                    s[i, j] = cur_i[i, j] - ih[i, j]
-            _row_drop(s, rx, False, rs, rwr)
-            if not one_terminal:
-                for i in range(n_r):
-                    for j in range(n_c):
-                        s[i, j] = cur_j[i, j] - jh[i, j]
-            _col_rise(s, ry, False, rk, rwc)
+            # the residual of the network equations at (x, y), V:
+            # F_x = x − v·1ᵀ + I·G_row,  F_y = y − G_col·J
+            _row_drop(cur_i, rx, False, rs, rwr)
+            _col_rise(cur_j, ry, False, rk, rwc)
             res = 0.0
             for i in range(n_r):
                 for j in range(n_c):
-                    res = max(res, abs(rx[i, j]), abs(ry[i, j]))
+                    fx = x[i, j] - vk[i] + rx[i, j]
+                    fy = y[i, j] - ry[i, j]
+                    rx[i, j] = fx
+                    ry[i, j] = fy
+                    res = max(res, abs(fx), abs(fy))
             if res <= tol or newton == max_newton:
                 break
-            # scaled Newton system (I + S K S) p = S b, b = -(r_x + r_y), in the CG type
+            # scaled Newton system (I + S K S) p = S b, b = −(F_x − F_y), in the CG type
             for i in range(n_r):
                 for j in range(n_c):
                     sq = math.sqrt(d[i, j])
-                    s[i, j] = sq
                     s4[i, j] = f4(sq)
-                    rhs = f4(-sq * (rx[i, j] + ry[i, j]))
+                    rhs = f4(-sq * (rx[i, j] - ry[i, j]))
                     r[i, j] = rhs
-                    sol[i, j] = 0.0
+                    k_row[i, j] = 0.0
+                    k_col[i, j] = 0.0
                     inv_diag[i, j] = f4(1.0 / (1.0 + d[i, j] * kdiag[i, j]))
-                    zz = rhs * inv_diag[i, j]
-                    z[i, j] = zz
-                    direction[i, j] = zz
-            rz = _dot(r, z, acc)
+                    direction[i, j] = rhs * inv_diag[i, j]
+            rz = _dot(r, direction, acc)
             goal = cg_rtol * cg_rtol * _dot(r, r, acc)
             its = 0
-            # each iteration: t1 = S·p; K·t1 (two scans); then three passes that also
-            # form the dot products (per-column float64 sums, so the loops vectorise)
+            # each iteration: t1 = S·p; its row and column wire products; then three
+            # passes that also form the dot products (per-column float64 sums, so the
+            # loops vectorise). Instead of the solution p itself, CG accumulates the wire
+            # products of D·w = S·p, which is all the node update needs.
             for its in range(1, max_cg + 1):
                 for i in range(n_r):
                     for j in range(n_c):
                         t1[i, j] = s4[i, j] * direction[i, j]
-                _row_drop(t1, a_dir, False, f4(rs), f4(rwr))
-                _col_rise(t1, a_dir, True, f4(rk), f4(rwc))
+                _row_drop(t1, a_row, False, f4(rs), f4(rwr))
+                _col_rise(t1, a_col, False, f4(rk), f4(rwc))
                 for j in range(n_c):
                     acc[j] = 0.0
                 for i in range(n_r):
                     for j in range(n_c):
-                        ad = direction[i, j] + s4[i, j] * a_dir[i, j]   # (I + S K S) p
+                        # (I + S K S) p
+                        ad = direction[i, j] + s4[i, j] * (a_row[i, j] + a_col[i, j])
                         a_dir[i, j] = ad
                         acc[j] += f8(direction[i, j]) * f8(ad)
                 curv = 0.0
@@ -489,7 +622,8 @@ def _solve_chunk(law, v, vi, g, gi, a_arr, ai, a, wires, mos, tol, max_newton, m
                     acc2[j] = 0.0
                 for i in range(n_r):
                     for j in range(n_c):
-                        sol[i, j] += alpha * direction[i, j]
+                        k_row[i, j] += alpha * a_row[i, j]
+                        k_col[i, j] += alpha * a_col[i, j]
                         rr = r[i, j] - alpha * a_dir[i, j]
                         r[i, j] = rr
                         acc[j] += f8(rr) * f8(rr)
@@ -507,17 +641,11 @@ def _solve_chunk(law, v, vi, g, gi, a_arr, ai, a, wires, mos, tol, max_newton, m
                         direction[i, j] = r[i, j] * inv_diag[i, j] + beta * direction[i, j]
                 rz = rz_new
             cg_total += its
-            # new predictions I + D w (D w = S p), and the nodes they give
+            # the Newton step: δx = −F_x − (D·w)·G_row,  δy = −F_y + G_col·(D·w)
             for i in range(n_r):
                 for j in range(n_c):
-                    dz = s[i, j] * f8(sol[i, j])
-                    ih[i, j] = cur_i[i, j] + dz
-                    jh[i, j] = cur_j[i, j] + dz
-            _row_drop(ih, x, False, rs, rwr)
-            for i in range(n_r):
-                for j in range(n_c):
-                    x[i, j] = vk[i] - x[i, j]
-            _col_rise(jh, y, False, rk, rwc)
+                    x[i, j] -= rx[i, j] + f8(k_row[i, j])
+                    y[i, j] += f8(k_col[i, j]) - ry[i, j]
         for j in range(n_c):
             acc[j] = 0.0
         for i in range(n_r):
@@ -613,7 +741,7 @@ def workspace(rows: int, cols: int, cg_dtype: type) -> tuple[np.ndarray, np.ndar
         cache.clear()                                   # one tile shape at a time
         cache[key] = (np.zeros((WORK_TILES, rows, cols)),
                       np.zeros((CG_TILES, rows, cols), dtype=cg_dtype),
-                      np.zeros((3, rows * cols)))
+                      np.zeros((8, rows * cols)))
     return cache[key]
 
 
