@@ -48,6 +48,7 @@ bench: setup
 	$(PY) -m datagen.bench
 	$(PY) -m surrogate.stages.bench
 	$(PY) -m functional_sim.bench.dnn
+	$(PY) -m functional_sim.bench.truth
 	$(PY) -m surrogate.stages.circuit_bench
 	$(PY) -m functional_sim.bench.nonideal
 	$(PY) -m functional_sim.bench.aware

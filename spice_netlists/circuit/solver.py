@@ -30,6 +30,12 @@ whose residual does not reach ``tol`` is reported as not converged, and
 implicit differentiation: the backward pass solves the adjoint system with the same
 (transposed) Newton operator, corrected against the exact Jacobian–vector products of
 ``F`` (autograd) until it agrees.
+
+**Backends** (:attr:`SolverSettings.backend`). On a CPU the forward solve runs the
+compiled per-sample kernels of :mod:`spice_netlists.circuit.fused` (the same iteration,
+several times faster, and not slowed by other processes on the machine as batched torch
+ops are); elsewhere, and on request, the batched torch code of this module, which is
+the reference the kernels are tested against. Both skip samples with no drive.
 """
 
 from __future__ import annotations

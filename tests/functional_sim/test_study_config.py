@@ -98,7 +98,7 @@ def test_the_checkpoints_dir_is_the_surrogates_models_dir() -> None:
 
 
 @pytest.mark.parametrize("changes", [{"nets": ["digits_mpl"]}, {"nets": []},
-                                     {"max_images": {"mnist_cnn": 10}},
+                                     {"max_images": {"mnist": 10}},
                                      {"max_images": {"digits_mlp": 0}},
                                      {"max_images": [10]},
                                      {"spice_check_net": "mnist"}, {"spice_check_settings": "all"},
