@@ -23,7 +23,7 @@ from functional_sim.bench.models import timing_model
 from functional_sim.studies.config import pick_setting, read_params, study_config, study_specs
 from functional_sim.sim.convert import convert
 from functional_sim.studies.data import load_images
-from functional_sim.studies.nets import NETS, build
+from functional_sim.studies.nets import build, net_info
 from surrogate.training import deterministic_torch
 
 
@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> None:
     spec = pick_setting(aware.setting, study_specs(params, cfg),
                         "functional_sim.aware_training.setting")
     hardware = merge_nonideal(cfg.sim.nonideal, aware.nonideal)
-    split = load_images(NETS[aware.net].dataset, seed=cfg.seed)
+    split = load_images(net_info(aware.net).dataset, seed=cfg.seed)
     n_train = aware.train_images or len(split.y_train)
     steps_per_epoch = -(-n_train // aware.batch_size)
     x, y = split.x_train[: aware.batch_size], split.y_train[: aware.batch_size]

@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 
 from functional_sim.sim.config import SimConfig
-from functional_sim.studies.config import (StudyConfig, base_spec, geniex_checkpoint, net_path,
+from functional_sim.studies.config import (base_spec, net_path,
                                            read_params, study_config)
 from functional_sim.sim.convert import convert
 from functional_sim.bench.models import timing_model

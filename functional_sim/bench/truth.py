@@ -22,7 +22,7 @@ from functional_sim.sim.config import SimConfig
 from functional_sim.sim.convert import convert
 from functional_sim.studies.data import load_images, pick_test_images
 from functional_sim.studies.inference import load_net
-from functional_sim.studies.nets import NETS, build
+from functional_sim.studies.nets import build, net_info, net_names
 from spice_netlists import CrossbarSpec
 from spice_netlists.circuit.solver import SolverSettings
 from surrogate.circuit import CircuitModel
@@ -59,7 +59,8 @@ def seconds_per_image(net: torch.nn.Module, sim: SimConfig, model: CountingCircu
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--net", default="mnist_resnet", choices=sorted(NETS))
+    ap.add_argument("--net", default="mnist_resnet", help=f"one of {', '.join(net_names())} "
+                    "(or a seed variant, e.g. mnist_resnet@1)")
     ap.add_argument("--nets-dir", default="models/nets")
     ap.add_argument("--images", type=int, default=20)
     ap.add_argument("--batch-size", type=int, default=10)
@@ -83,8 +84,7 @@ def main(argv: list[str] | None = None) -> None:
     else:
         torch.manual_seed(0)
         net, origin = build(args.net).eval(), "untrained (no trained network found)"
-    dataset = "digits" if args.net.startswith("digits") else "mnist"
-    x, _ = pick_test_images(load_images(dataset), args.images)
+    x, _ = pick_test_images(load_images(net_info(args.net).dataset), args.images)
     print(f"{args.net} {origin}; tiles {spec.label}; slice {sim.bits_per_slice}b stream "
           f"{sim.bits_per_stream}b adc {sim.adc_bits}b; {len(x)} images, batch "
           f"{args.batch_size}; torch threads {torch.get_num_threads()}")

@@ -29,7 +29,7 @@ import argparse
 import json
 import time
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Sequence
 
 import torch
 from torch import nn
@@ -39,7 +39,7 @@ from functional_sim.studies.config import StudyConfig, net_path
 from functional_sim.sim.convert import convert
 from functional_sim.studies.data import Split, load_images, pick_test_images
 from functional_sim.studies.inference import load_net, top1
-from functional_sim.studies.nets import NETS
+from functional_sim.studies.nets import net_info
 from functional_sim.studies.stage import (add_study_arguments, read_study,
                                           require_checkpoints, study_model)
 from spice_netlists import CrossbarSpec
@@ -50,7 +50,7 @@ def load_study_nets(cfg: StudyConfig) -> dict[str, tuple[nn.Module, torch.Tensor
     splits: dict[str, Split] = {}
     out = {}
     for name in cfg.train.nets:
-        dataset = NETS[name].dataset
+        dataset = net_info(name).dataset
         if dataset not in splits:
             splits[dataset] = load_images(dataset, seed=cfg.seed)
         net, _ = load_net(net_path(cfg, name))

@@ -54,7 +54,7 @@ from functional_sim.studies.config import StudyConfig, net_path, pick_setting
 from functional_sim.sim.convert import convert
 from functional_sim.studies.data import Split, load_images, pick_test_images
 from functional_sim.studies.inference import load_net, predict, save_net
-from functional_sim.studies.nets import NETS, build
+from functional_sim.studies.nets import build, net_info
 from spice_netlists import CrossbarSpec
 from surrogate.base import CrossbarModel
 from surrogate.training import deterministic_torch
@@ -120,7 +120,7 @@ def run_aware_training(cfg: StudyConfig, specs: Sequence[CrossbarSpec], device: 
     hardware = merge_nonideal(cfg.sim.nonideal, aware.nonideal,
                               "functional_sim.aware_training.nonideal")
     net, _ = load_net(net_path(cfg, aware.net))
-    split: Split = load_images(NETS[aware.net].dataset, seed=cfg.seed)
+    split: Split = load_images(net_info(aware.net).dataset, seed=cfg.seed)
     x_test, y_test = pick_test_images(split, cfg.test_subset, cfg.seed)
     n_train = aware.train_images or len(split.y_train)
     x_train, y_train = split.x_train[:n_train], split.y_train[:n_train]

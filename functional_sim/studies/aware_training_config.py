@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from functional_sim.sim.nonideal_config import NonidealConfig
-from functional_sim.studies.nets import net_names
-from spice_netlists.config import (ConfigError, ConfigSection, check_bool, check_choice,
+from functional_sim.studies.nets import check_net_name
+from spice_netlists.config import (ConfigError, ConfigSection, check_bool,
                                    check_int, check_number, check_str, check_str_list)
 
 __all__ = ["AwareTrainingConfig", "merge_nonideal"]
@@ -84,7 +84,7 @@ class AwareTrainingConfig(ConfigSection):
 
     def __post_init__(self) -> None:
         check_bool("enabled", self.enabled)
-        check_choice("net", self.net, net_names())
+        check_net_name("net", self.net)
         check_str("setting", self.setting)
         object.__setattr__(self, "models", check_str_list("models", self.models))
         if not self.models:

@@ -23,7 +23,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from functional_sim.sim.config import SIM_PARAM_KEYS, SimConfig
 from functional_sim.studies.aware_training_config import AwareTrainingConfig
-from functional_sim.studies.nets import net_names
+from functional_sim.studies.nets import check_net_name, check_net_names
 from functional_sim.studies.sensitivity_config import SensitivityConfig
 from spice_netlists import CrossbarSpec, load_spec_from_params
 from spice_netlists.config import (ConfigError, ConfigSection, check_bool, check_choice,
@@ -53,12 +53,15 @@ class TrainConfig(ConfigSection):
     """The ``functional_sim.train`` section: how the study's networks are trained.
 
     Attributes:
-        nets: the networks trained (names of ``functional_sim.studies.nets.NETS``).
+        nets: the networks trained (names of ``functional_sim.studies.nets.NETS``, each
+            optionally with a training seed offset: ``mnist_resnet@1`` is trained from
+            ``seed`` + 1, a second network of that architecture).
         epochs: training epochs per network.
         batch_size: training images per optimiser step.
         lr: the optimiser's learning rate (>= 0).
         weight_decay: the optimiser's weight decay (>= 0).
-        seed: seeds the initial weights and the batch order.
+        seed: seeds the initial weights and the batch order (plus the offset of a
+            ``name@k`` network).
     """
 
     nets: tuple[str, ...] = ("mnist_mlp", "mnist_cnn", "mnist_resnet", "digits_mlp", "digits_cnn")
@@ -69,7 +72,7 @@ class TrainConfig(ConfigSection):
     seed: int = 0
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "nets", check_names("nets", self.nets, net_names(), "networks"))
+        object.__setattr__(self, "nets", check_net_names("nets", self.nets))
         check_int("epochs", self.epochs, 1)
         check_int("batch_size", self.batch_size, 1)
         check_int("seed", self.seed, 0)
@@ -91,7 +94,8 @@ class GroundTruthConfig(ConfigSection):
 
     Attributes:
         enabled: run the stage; when false it writes ``{"enabled": false}`` only.
-        nets: the networks run (names of ``functional_sim.studies.nets.NETS``), loaded from
+        nets: the networks run (names of ``functional_sim.studies.nets.NETS``, or
+            ``name@k`` seed variants), loaded from
             ``functional_sim.nets_dir``.
         models: the cheap crossbar models scored against the reference: names of
             ``surrogate.MODEL_NAMES`` or GENIEx variants of ``surrogate.variants``
@@ -134,7 +138,7 @@ class GroundTruthConfig(ConfigSection):
 
     def __post_init__(self) -> None:
         check_bool("enabled", self.enabled)
-        object.__setattr__(self, "nets", check_names("nets", self.nets, net_names(), "networks"))
+        object.__setattr__(self, "nets", check_net_names("nets", self.nets))
         if not self.nets:
             raise ConfigError("nets", "must name at least one network")
         object.__setattr__(self, "models", check_str_list("models", self.models))
@@ -145,10 +149,10 @@ class GroundTruthConfig(ConfigSection):
             raise ConfigError("max_images", f"must be a mapping of network -> image count, "
                                             f"got {self.max_images!r}")
         for net, count in self.max_images.items():
-            check_choice("max_images", net, net_names())     # a cap on a net not run: no effect
+            check_net_name("max_images", net)     # a cap on a net not run: no effect
             check_int(f"max_images.{net}", count, 1)
         object.__setattr__(self, "max_images", dict(self.max_images))
-        check_choice("spice_check_net", self.spice_check_net, net_names())
+        check_net_name("spice_check_net", self.spice_check_net)
         check_int("spice_check_images", self.spice_check_images, 0)
         object.__setattr__(self, "spice_check_settings",
                            check_str_list("spice_check_settings", self.spice_check_settings))
@@ -204,7 +208,7 @@ class WorkloadConfig(ConfigSection):
     out_dir: str = "data/spice_workload"
 
     def __post_init__(self) -> None:
-        check_choice("net", self.net, net_names())
+        check_net_name("net", self.net)
         for name in ("images", "pool_size", "train_samples", "test_samples"):
             check_int(name, getattr(self, name), 1)
         for name in ("seed", "chunk_size", "workers"):

@@ -86,7 +86,7 @@ from functional_sim.studies.config import (ConfigError, StudyConfig, net_path, r
 from functional_sim.sim.convert import convert, sim_layers
 from functional_sim.studies.data import load_images, pick_test_images
 from functional_sim.studies.inference import load_net, predict
-from functional_sim.studies.nets import NETS
+from functional_sim.studies.nets import net_info
 from functional_sim.studies.stage import require_checkpoints, study_model
 from spice_netlists import CrossbarSpec
 from surrogate.base import CrossbarModel
@@ -296,7 +296,7 @@ def run_ground_truth(cfg: StudyConfig, specs: Sequence[CrossbarSpec], device: st
     splits: dict[str, Any] = {}
     data: dict[str, tuple[nn.Module, torch.Tensor, torch.Tensor]] = {}
     for name in dict.fromkeys((*gt.nets, gt.spice_check_net)):
-        dataset = NETS[name].dataset
+        dataset = net_info(name).dataset
         if dataset not in splits:
             splits[dataset] = load_images(dataset, seed=cfg.seed)
         net, _ = load_net(net_path(cfg, name))

@@ -4,16 +4,20 @@ depth as in GENIEx's ResNets). All are sized for 32×32 tiles and for bit-sliced
 simulation on a few CPU cores (strided convolutions keep im2col small).
 
 ``NETS[name]`` gives the dataset a network is trained on and a builder; ``build(name)``
-returns a freshly initialised network (seed it with ``torch.manual_seed`` first).
+returns a freshly initialised network (seed it with ``torch.manual_seed`` first). A name
+may carry a training seed offset (``mnist_resnet@1``): the same architecture, trained
+from another seed (:func:`split_name`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 import torch
 from torch import nn
+
+from spice_netlists.config import ConfigError
 
 
 def mnist_mlp() -> nn.Module:
@@ -94,13 +98,57 @@ NETS: dict[str, NetInfo] = {
 }
 
 
+#: a network name may carry a training seed: ``mnist_resnet@2`` is the architecture
+#: ``mnist_resnet`` trained with ``functional_sim.train.seed`` + 2, a second network of
+#: the same kind (a study over several trainings of one architecture names them all)
+SEED_MARK = "@"
+
+
+def split_name(name: str) -> tuple[str, int]:
+    """(architecture, training-seed offset) of a network name: ``"mnist_resnet@2"`` ->
+    ``("mnist_resnet", 2)``, ``"mnist_resnet"`` -> ``("mnist_resnet", 0)``; ValueError
+    naming the choices for anything else."""
+    base, mark, offset = name.partition(SEED_MARK) if isinstance(name, str) else (name, "", "")
+    if base in NETS and not mark:
+        return base, 0
+    if base in NETS and offset.isdigit() and offset == str(int(offset)) and int(offset) >= 1:
+        return base, int(offset)
+    raise ValueError(f"unknown network {name!r}; choose one of {', '.join(net_names())}, "
+                     f"or one of them with a training seed offset >= 1 (e.g. "
+                     f"mnist_resnet{SEED_MARK}1)")
+
+
+def net_info(name: str) -> NetInfo:
+    """The dataset and builder of network ``name`` (its architecture's)."""
+    return NETS[split_name(name)[0]]
+
+
 def build(name: str) -> nn.Module:
     """A new, untrained network called ``name``."""
-    if name not in NETS:
-        raise ValueError(f"unknown network {name!r}; choose one of {sorted(NETS)}")
-    return NETS[name].builder()
+    return net_info(name).builder()
 
 
 def net_names() -> tuple[str, ...]:
-    """The names of :data:`NETS`, sorted (what a config's network names are checked against)."""
+    """The names of :data:`NETS`, sorted (the architectures a config's network names are
+    checked against; see :func:`check_net_name`)."""
     return tuple(sorted(NETS))
+
+
+def check_net_name(field: str, value: Any) -> str:
+    """``value`` if it names a network (:func:`split_name`), else :class:`ConfigError` at
+    ``field``."""
+    try:
+        split_name(value)
+    except ValueError as err:
+        raise ConfigError(field, f"must name a network: {err}") from None
+    return value
+
+
+def check_net_names(field: str, value: Any) -> tuple[str, ...]:
+    """``value`` as a tuple of network names (a list, not one string), else
+    :class:`ConfigError` at ``field``."""
+    if isinstance(value, str) or not isinstance(value, (list, tuple)):
+        raise ConfigError(field, f"must be a list of networks, got {value!r}")
+    for item in value:
+        check_net_name(field, item)
+    return tuple(value)

@@ -55,7 +55,7 @@ from functional_sim.studies.config import StudyConfig, net_path, pick_setting
 from functional_sim.sim.convert import convert, sim_layers
 from functional_sim.studies.data import load_images, pick_test_images
 from functional_sim.studies.inference import load_net, predict
-from functional_sim.studies.nets import NETS
+from functional_sim.studies.nets import net_info
 from functional_sim.sim.nf import NFMeter
 from functional_sim.sim.nonideal_config import NonidealConfig
 from spice_netlists import CrossbarSpec
@@ -123,7 +123,7 @@ def run_sensitivity(cfg: StudyConfig, specs: Sequence[CrossbarSpec], device: str
     models = list(dict.fromkeys([sens.reference, *sens.models]))
     require_checkpoints(cfg, [spec], models)
     net, _ = load_net(net_path(cfg, sens.net))
-    split = load_images(NETS[sens.net].dataset, seed=cfg.seed)
+    split = load_images(net_info(sens.net).dataset, seed=cfg.seed)
     x, y = pick_test_images(split, cfg.test_subset, cfg.seed)
     x, y = x[:sens.images], y[:sens.images]
     runner = _Runner(cfg, spec, net, x, y, device, log)

@@ -13,8 +13,8 @@ from typing import Any, Mapping
 
 from functional_sim.sim.nonideal_config import NonidealConfig
 from functional_sim.sim.tile_layout import MAPPINGS
-from functional_sim.studies.nets import net_names
-from spice_netlists.config import (ConfigError, ConfigSection, check_bool, check_choice,
+from functional_sim.studies.nets import check_net_name
+from spice_netlists.config import (ConfigError, ConfigSection, check_bool,
                                    check_int, check_names, check_str, check_str_list,
                                    join_path)
 
@@ -110,7 +110,7 @@ class SensitivityConfig(ConfigSection):
 
     def __post_init__(self) -> None:
         check_bool("enabled", self.enabled)
-        check_choice("net", self.net, net_names())
+        check_net_name("net", self.net)
         check_int("images", self.images, 1)
         check_str("setting", self.setting)
         check_str("reference", self.reference, nonempty=True)

@@ -24,7 +24,7 @@ from torch import nn
 from functional_sim.studies.config import ConfigError, TrainConfig, net_path, read_params, study_config
 from functional_sim.studies.data import Split, load_images
 from functional_sim.studies.inference import save_net, top1
-from functional_sim.studies.nets import NETS, build
+from functional_sim.studies.nets import build, net_info, split_name
 from surrogate.training import deterministic_torch
 
 
@@ -33,18 +33,25 @@ def train(name: str, split: Split, cfg: TrainConfig) -> nn.Module:
     rate over ``cfg.epochs``), in eval mode.
 
     Bit-identical for the same split and config in any process on machines of the same
-    kind: ``cfg.seed`` seeds the initialisation and the batch order, and training runs
+    kind: :func:`training_seed` seeds the initialisation and the batch order, and training runs
     inside :func:`surrogate.training.deterministic_torch` (a fixed thread count)."""
     with deterministic_torch():
         return _train(name, split, cfg)
 
 
+def training_seed(name: str, cfg: TrainConfig) -> int:
+    """The seed network ``name`` is trained from: ``cfg.seed`` plus its offset
+    (``mnist_resnet@2``: + 2)."""
+    return cfg.seed + split_name(name)[1]
+
+
 def _train(name: str, split: Split, cfg: TrainConfig) -> nn.Module:
-    torch.manual_seed(cfg.seed)
+    seed = training_seed(name, cfg)
+    torch.manual_seed(seed)
     net = build(name)
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, cfg.epochs)
-    gen = torch.Generator().manual_seed(cfg.seed)
+    gen = torch.Generator().manual_seed(seed)
     loss_fn = nn.CrossEntropyLoss()
     n = len(split.y_train)
     for _ in range(cfg.epochs):
@@ -77,7 +84,7 @@ def main(argv: list[str] | None = None) -> None:
     results: dict[str, dict[str, float]] = {}
     splits: dict[str, Split] = {}
     for name in cfg.train.nets:
-        dataset = NETS[name].dataset          # TrainConfig only admits NETS names
+        dataset = net_info(name).dataset          # TrainConfig admits network names only
         if dataset not in splits:
             splits[dataset] = load_images(dataset, seed=cfg.seed)
         split = splits[dataset]
@@ -87,7 +94,8 @@ def main(argv: list[str] | None = None) -> None:
             acc = top1(net, split.x_test, split.y_test)
         seconds = time.perf_counter() - start
         save_net(net_path(cfg, name), name, net, float_top1=acc, dataset=dataset,
-                 train=cfg.train.to_dict(), seed=cfg.seed)
+                 train=cfg.train.to_dict(), seed=cfg.seed,
+                 train_seed=training_seed(name, cfg.train))
         # no training time here: a metric that changes with every run (it is printed)
         results[name] = {"float_top1": acc}
         print(f"{name}: float top-1 {acc:.4f} on {len(split.y_test)} test images "

@@ -126,9 +126,9 @@ def training_images(cfg: StudyConfig, net: str, n: int, seed: int = 0) -> torch.
     """``n`` of the training images of network ``net`` (the split it was trained on,
     never its test images), chosen with a seeded permutation."""
     from functional_sim.studies.data import load_images
-    from functional_sim.studies.nets import NETS
+    from functional_sim.studies.nets import net_info
 
-    x = load_images(NETS[net].dataset, seed=cfg.seed).x_train
+    x = load_images(net_info(net).dataset, seed=cfg.seed).x_train
     idx = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))[:n]
     return x[idx.sort().values]
 
