@@ -40,6 +40,8 @@ the reference the kernels are tested against. Both skip samples with no drive.
 
 from __future__ import annotations
 
+import importlib
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -57,6 +59,10 @@ CHUNK_ELEMENTS = {"cpu": 1 << 17, "cuda": 1 << 24}
 
 #: solver backends (see :attr:`SolverSettings.backend`)
 BACKENDS = ("auto", "fused", "torch")
+
+# whether the fused kernels import here (probed once, on first use)
+_UNKNOWN = object()
+_FUSED_PROBLEM: object = _UNKNOWN
 
 # the fused kernels' placeholder arrays: an index array meaning "sample k uses entry k",
 # and a stand-in for absent per-device a or state
@@ -257,15 +263,37 @@ def _newton(spec: CrossbarSpec, net: WireNetwork, v: torch.Tensor, g: torch.Tens
                           cg_iterations=cg_total, solved=len(v))
 
 
+def fused_available() -> str | None:
+    """None where the fused kernels can run here, else why not (numba missing or
+    broken: ``auto`` then solves with torch)."""
+    global _FUSED_PROBLEM
+    if _FUSED_PROBLEM is _UNKNOWN:
+        try:
+            importlib.import_module("spice_netlists.circuit.fused")   # numba and the kernels
+            _FUSED_PROBLEM = None
+        except ImportError as err:
+            _FUSED_PROBLEM = f"{type(err).__name__}: {err}"
+            warnings.warn(f"circuit solver: the fused CPU kernels are unavailable ({_FUSED_PROBLEM}); "
+                          f"backend 'auto' solves with torch (several times slower on a CPU): "
+                          f"pip install numba", RuntimeWarning, stacklevel=3)
+    return _FUSED_PROBLEM
+
+
 def uses_fused(settings: SolverSettings, device: torch.device) -> bool:
     """Whether a solve on ``device`` runs the fused kernels (ValueError where
-    ``backend="fused"`` meets a tensor off the CPU)."""
+    ``backend="fused"`` meets a tensor off the CPU or cannot import numba)."""
     if settings.backend == "torch":
         return False
     if device.type != "cpu":
         if settings.backend == "fused":
             raise ValueError(f"circuit solver backend 'fused' runs on the CPU only, got "
                              f"tensors on {device}: use backend 'auto' or 'torch'")
+        return False
+    problem = fused_available()
+    if problem is not None:
+        if settings.backend == "fused":
+            raise ValueError(f"circuit solver backend 'fused' cannot run here ({problem}): "
+                             f"pip install numba, or use backend 'auto' or 'torch'")
         return False
     return True
 

@@ -187,3 +187,40 @@ def test_fused_solver_runs_in_a_forked_child_after_the_parent_used_its_threads()
     child.join(timeout=120)
     assert child.exitcode == 0, "the forked child did not finish"
     assert queue.get(timeout=5) == pytest.approx(want, rel=1e-12)
+
+
+_WITHOUT_NUMBA = """
+import sys, warnings
+sys.modules["numba"] = None                  # as if numba were not installed
+import numpy as np, torch, datagen
+from spice_netlists import CrossbarSpec
+from spice_netlists.circuit.solver import SolverSettings, solve_operating_point
+spec = CrossbarSpec(rows=8, cols=8, device="sinh", v_read_max=0.5)
+v, g = (torch.from_numpy(a) for a in datagen.draw(spec, 3, np.random.default_rng(0)))
+with warnings.catch_warnings(record=True) as seen:
+    warnings.simplefilter("always")
+    got = solve_operating_point(spec, v, g).currents
+want = solve_operating_point(spec, v, g, SolverSettings(backend="torch")).currents
+assert torch.equal(got, want), "auto without numba is not the torch backend"
+assert any("pip install numba" in str(w.message) for w in seen), [str(w.message) for w in seen]
+try:
+    solve_operating_point(spec, v, g, SolverSettings(backend="fused"))
+except ValueError as err:
+    assert "cannot run here" in str(err) and "numba" in str(err), err
+else:
+    raise AssertionError("backend fused ran without numba")
+print("ok")
+"""
+
+
+def test_without_numba_auto_solves_with_torch_and_says_so():
+    """A user without numba still gets exact answers (from the torch backend, the same
+    code path as asking for it, hence the same numbers), a warning naming the fix, and a
+    clear error where they asked for the fused backend."""
+    import subprocess
+    import sys
+
+    from tests.support import REPO_ROOT
+    proc = subprocess.run([sys.executable, "-c", _WITHOUT_NUMBA], cwd=REPO_ROOT,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr[-2000:]
