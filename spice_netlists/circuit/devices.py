@@ -175,10 +175,15 @@ def cell_law(spec: CrossbarSpec, sinh_a: torch.Tensor | None = None) -> CellLaw:
     each sinh device has its own nonlinearity (ValueError for other devices)."""
     if sinh_a is None:
         return CELL_LAWS[spec.device]
+    check_per_device_a(spec)
+    return lambda spec_, x, y, g: sinh_cell(spec_, x, y, g, sinh_a)
+
+
+def check_per_device_a(spec: CrossbarSpec) -> None:
+    """ValueError unless ``spec``'s devices have a nonlinearity ``a`` to spread (sinh)."""
     if spec.device != "sinh":
         raise ValueError(f"per-device sinh_a given for {spec.device} devices: only sinh "
                          f"devices have a nonlinearity a")
-    return lambda spec_, x, y, g: sinh_cell(spec_, x, y, g, sinh_a)
 
 
 CELL_LAWS: dict[str, CellLaw] = {

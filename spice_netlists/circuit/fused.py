@@ -518,16 +518,16 @@ def _cell_laws(law, x, y, g, a_tile, a, mos, m_int, warm, cur_i, cur_j, d, w):
 
 
 #: float64 (R, C) work tiles of :func:`_solve_chunk`, and those of its CG
-WORK_TILES, CG_TILES = 9, 10
+WORK_TILES, CG_TILES = 8, 10
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _solve_chunk(law, v, vi, g, gi, a_arr, ai, a, wires, mos, tol, max_newton, max_cg,
+def _solve_chunk(law, v, vi, g, gi, a_arr, ai, a, wires, kdiag, mos, tol, max_newton, max_cg,
                  cg_rtol, work, work_cg, work_exp, keep, start, stop, currents, residual,
                  newton_out, cg_out, xs, ys, irs, jcs):
     """Newton–CG for samples ``start:stop``: sample k solves inputs ``v[vi[k]]`` on
     conductances ``g[gi[k]]`` (and ``a_arr[ai[k]]`` for per-device sinh; an empty index
-    array means entry k). Writes its column currents, residual and iteration counts,
+    array means entry k); ``kdiag`` (R, C) is the diagonal of K, the wire network's. Writes its column currents, residual and iteration counts,
     and with ``keep`` its state (an undriven sample, every input 0 V, is not iterated:
     its Newton count is −1). ``work`` (WORK_TILES, R, C) float64, ``work_cg``
     (CG_TILES, R, C) in the CG's float type (float32 or float64) and ``work_exp``
@@ -537,16 +537,13 @@ def _solve_chunk(law, v, vi, g, gi, a_arr, ai, a, wires, mos, tol, max_newton, m
     f8 = np.float64
     f4 = work_cg.dtype.type                   # the CG's float type
     x, y, cur_i, cur_j, d = work[0], work[1], work[2], work[3], work[4]
-    rx, ry, m_int, kdiag = work[5], work[6], work[7], work[8]
+    rx, ry, m_int = work[5], work[6], work[7]
     s4, inv_diag, k_row, k_col, r = work_cg[0], work_cg[1], work_cg[2], work_cg[3], work_cg[4]
     direction, a_dir, a_row, a_col, t1 = (work_cg[5], work_cg[6], work_cg[7], work_cg[8],
                                           work_cg[9])
     w8 = work_exp
     acc = np.empty(n_c, f8)
     acc2 = np.empty(n_c, f8)
-    for i in range(n_r):
-        for j in range(n_c):
-            kdiag[i, j] = rk + rwc * (n_r - 1 - i) + rs + rwr * j
     dummy = np.empty((1, 1), f8)
     for k in range(start, stop):
         vk = v[vi[k] if vi.size else k]

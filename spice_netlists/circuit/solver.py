@@ -48,7 +48,7 @@ import numpy as np
 import torch
 
 from spice_netlists import CrossbarSpec
-from spice_netlists.circuit.devices import cell_law
+from spice_netlists.circuit.devices import cell_law, check_per_device_a
 from spice_netlists.circuit.network import WireNetwork
 
 #: tile elements (samples × R × C) solved together, per kind of torch device. On a CPU a
@@ -321,8 +321,8 @@ def _flat_index(shape: torch.Size, lead: torch.Size) -> np.ndarray:
 
 def _fused_constants(spec: CrossbarSpec, net: WireNetwork) -> tuple:
     """The kernels' view of a spec, built once per wire network: (law without
-    per-device a, wires [r_source, r_wire_row, r_sink, r_wire_col] Ω, MOS1 constants,
-    a 1/V)."""
+    per-device a, wires [r_source, r_wire_row, r_sink, r_wire_col] Ω, the diagonal of K
+    (R, C) Ω, MOS1 constants, a 1/V)."""
     cached = getattr(net, "_fused_constants", None)
     if cached is None:
         from spice_netlists.circuit import devices, fused
@@ -331,7 +331,8 @@ def _fused_constants(spec: CrossbarSpec, net: WireNetwork) -> tuple:
         wires = np.array([spec.r_source, spec.r_wire_row, spec.r_sink, spec.r_wire_col], dtype=float)
         mos = np.array([t.v_gate, t.kp * t.w / t.l, t.vto, t.lambda_, devices.V_THERMAL,
                         devices.MOS_IS, devices.GMIN])
-        cached = (law, wires, mos, float(spec.sinh_a) if spec.device == "sinh" else 1.0)
+        k_diag = np.ascontiguousarray(net.k_diag.detach().cpu().numpy(), dtype=np.float64)
+        cached = (law, wires, k_diag, mos, float(spec.sinh_a) if spec.device == "sinh" else 1.0)
         net._fused_constants = cached
     return cached
 
@@ -342,15 +343,13 @@ def _solve_fused(spec: CrossbarSpec, net: WireNetwork, v: torch.Tensor, g: torch
     """:func:`_solve` by the compiled kernels of :mod:`spice_netlists.circuit.fused`."""
     from spice_netlists.circuit import fused
     r, c = spec.rows, spec.cols
-    law, wires, mos, a_scalar = _fused_constants(spec, net)
+    law, wires, k_diag, mos, a_scalar = _fused_constants(spec, net)
     v_lead, g_lead = v.shape[:-1], g.shape[:-2]
     if sinh_a is None:
         lead = _lead_shape(v_lead, g_lead)
         a3, ai = _NO_A, _IDENTITY
     else:
-        if spec.device != "sinh":
-            raise ValueError(f"per-device sinh_a given for {spec.device} devices: only sinh "
-                             f"devices have a nonlinearity a")
+        check_per_device_a(spec)
         lead = _lead_shape(v_lead, g_lead, sinh_a.shape[:-2])
         law = fused.SINH_PER_DEVICE
         a3 = sinh_a.detach().reshape(-1, r, c).contiguous().numpy()
@@ -369,7 +368,8 @@ def _solve_fused(spec: CrossbarSpec, net: WireNetwork, v: torch.Tensor, g: torch
     cg_dtype = np.float32 if settings.cg_float32 else np.float64
 
     def kernel(start: int, stop: int) -> None:
-        fused._solve_chunk(law, v2, vi, g3, gi, a3, ai, a_scalar, wires, mos, settings.tol,
+        fused._solve_chunk(law, v2, vi, g3, gi, a3, ai, a_scalar, wires, k_diag, mos,
+                           settings.tol,
                            settings.max_newton, settings.max_cg, settings.cg_rtol,
                            *fused.workspace(r, c, cg_dtype), keep_state, start, stop,
                            currents, residual, newton, cg, *state)
@@ -527,7 +527,7 @@ def solve_operating_point(spec: CrossbarSpec, v: torch.Tensor, g: torch.Tensor,
     unless ``settings.raise_on_failure`` is False.
     """
     dev = g.device
-    uses_fused(settings, dev)                 # a backend that cannot run here is an error now
+    fused = uses_fused(settings, dev)         # a backend that cannot run here is an error now
     v64 = v.to(device=dev, dtype=torch.float64)
     g64 = g.to(dtype=torch.float64)
     a64 = None if sinh_a is None else sinh_a.to(device=dev, dtype=torch.float64)
@@ -539,7 +539,7 @@ def solve_operating_point(spec: CrossbarSpec, v: torch.Tensor, g: torch.Tensor,
         cell = cell_law(spec, a64)(spec, x, y, g64)   # currents carry the gradient
         op.x, op.y, op.i_row, op.j_col = x, y, cell.i_row, cell.j_col
         op.currents = cell.j_col.sum(dim=-2)
-    elif uses_fused(settings, dev):           # numpy inside: no autograd to switch off
+    elif fused:                               # numpy inside: no autograd to switch off
         op = _solve_fused(spec, net, v64, g64, settings, keep_state, a64)
     else:
         with torch.no_grad():
