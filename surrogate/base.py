@@ -25,7 +25,9 @@ does that dispatch).
 ``model(v, g)`` checks its inputs (:meth:`CrossbarModel.check_shapes`) and promotes them
 to one dtype for every model alike: torch tensors only (numpy arrays are refused with
 the fix), leading dimensions that broadcast, one device, and currents in
-``torch.promote_types(v.dtype, g.dtype)``. ``prepare``/``mvm`` are the hot path of the
+``torch.promote_types(v.dtype, g.dtype)``; it refuses non-finite voltages or
+conductances and negative conductances (:mod:`spice_netlists.circuit.inputs`), and warns
+where conductances lie far outside ``[g_off, g_on]``. ``prepare``/``mvm`` are the hot path of the
 functional simulator and check nothing.
 """
 
@@ -37,6 +39,7 @@ from typing import Any
 import torch
 
 from spice_netlists import CrossbarSpec
+from spice_netlists.circuit.inputs import check_input_values, warn_far_conductances
 
 
 class CrossbarModel(ABC):
@@ -91,6 +94,8 @@ class CrossbarModel(ABC):
                 their promoted dtype is not a real floating-point one.
             ValueError: shapes that do not fit the spec or do not broadcast, or tensors
                 on two devices; the message names the model, the argument and the shapes.
+            InputValueError: NaN or infinite values in ``v`` or ``g``, or negative
+                conductances; the message names the argument and the count.
         """
         v, g = self.check_inputs(v, g)
         return self.mvm(self.prepare(g), v)
@@ -141,9 +146,14 @@ class CrossbarModel(ABC):
         return dtype
 
     def check_inputs(self, v: torch.Tensor, g: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``v`` and ``g`` checked (:meth:`check_shapes`) and converted to their promoted
-        dtype (:meth:`result_dtype`); tensors already in it are returned as they are."""
+        """``v`` and ``g`` checked (:meth:`check_shapes`; finite voltages, finite
+        non-negative conductances: :func:`spice_netlists.circuit.inputs.check_input_values`,
+        with a warning for conductances far outside ``[g_off, g_on]``) and converted to
+        their promoted dtype (:meth:`result_dtype`); tensors already in it are returned as
+        they are."""
         self.check_shapes(v, g)
+        check_input_values(self.name, v, g)
+        warn_far_conductances(self.name, self.spec, g)
         dtype = self.result_dtype(v, g)
         return v.to(dtype), g.to(dtype)
 

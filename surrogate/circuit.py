@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import torch
 
 from spice_netlists import CrossbarSpec
+from spice_netlists.circuit.inputs import check_input_values
 from spice_netlists.circuit.network import WireNetwork
 from spice_netlists.circuit.solver import OperatingPoint, SolverSettings, solve_operating_point
 from surrogate.base import CrossbarModel
@@ -64,7 +65,9 @@ class CircuitModel(CrossbarModel):
 
     def prepare(self, g: torch.Tensor, sinh_a: torch.Tensor | None = None
                 ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
-        """``g`` (or ``(g, sinh_a)`` with each sinh device's own nonlinearity)."""
+        """``g`` (or ``(g, sinh_a)`` with each sinh device's own nonlinearity), checked
+        once per tile: finite and non-negative (:class:`InputValueError` otherwise)."""
+        check_input_values(self.name, None, g, sinh_a)
         self.network(g.device)
         return g if sinh_a is None else (g, sinh_a)
 
@@ -74,6 +77,7 @@ class CircuitModel(CrossbarModel):
         ``keep_state=False`` keeps the column currents only; ``sinh_a`` (shaped like
         ``g``) gives each sinh device its own nonlinearity."""
         self.check_shapes(v, g)
+        check_input_values(self.name, v, g, sinh_a)
         return self._solve(v, g, keep_state, sinh_a)
 
     def _solve(self, v: torch.Tensor, g: torch.Tensor, keep_state: bool,

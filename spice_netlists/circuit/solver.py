@@ -49,6 +49,7 @@ import torch
 
 from spice_netlists import CrossbarSpec
 from spice_netlists.circuit.devices import cell_law, check_per_device_a
+from spice_netlists.circuit.inputs import check_input_values
 from spice_netlists.circuit.network import WireNetwork
 
 #: tile elements (samples × R × C) solved together, per kind of torch device. On a CPU a
@@ -375,6 +376,11 @@ def _solve_fused(spec: CrossbarSpec, net: WireNetwork, v: torch.Tensor, g: torch
                            currents, residual, newton, cg, *state)
 
     fused.run_chunks(kernel, n, fused.default_threads(), r * c)
+    # the kernels' max-residual scans skip NaN (a comparison with NaN is false): a
+    # sample whose currents are not finite has not converged, whatever they measured
+    finite = np.isfinite(currents).all(axis=1)
+    if not finite.all():
+        residual[~finite] = np.nan
     x, y, i_row, j_col = ((torch.from_numpy(a.reshape(*lead, r, c)) for a in state)
                           if keep_state else (None,) * 4)
     return OperatingPoint(x=x, y=y, i_row=i_row, j_col=j_col,
@@ -545,6 +551,8 @@ def solve_operating_point(spec: CrossbarSpec, v: torch.Tensor, g: torch.Tensor,
         with torch.no_grad():
             op = _solve(spec, net, v64, g64, settings, keep_state, a64)
     if settings.raise_on_failure and not _all_converged(op, settings):
+        # name the cause where it lies in the inputs (checked only now: free when all is well)
+        check_input_values(f"circuit solver ({spec.label})", v, g, sinh_a)
         bad = torch.nonzero(~op.converged.reshape(-1)).flatten()
         worst = op.residual.reshape(-1)[bad]
         shown = ", ".join(f"#{int(k)}: {float(r):.3g} V" for k, r in zip(bad[:5], worst[:5]))

@@ -168,3 +168,69 @@ def test_spice_gives_the_same_currents_for_numpy_made_tensors(checkpoint: Path) 
     spice = make("spice", checkpoint)(torch.from_numpy(v), torch.from_numpy(g))
     circuit = make("circuit", checkpoint)(torch.from_numpy(v), torch.from_numpy(g))
     torch.testing.assert_close(spice, circuit, rtol=0, atol=fs_atol(SPEC, 1e-6))
+
+
+# ---------------------------------------------------------------- values, not shapes
+BAD_VALUES = [("v", "nan", "NaN"), ("v", "inf", "infinite"), ("g", "nan", "NaN"),
+              ("g", "inf", "infinite"), ("g", "neg", "negative")]
+
+
+def _spoil(t: torch.Tensor, kind: str, count: int) -> torch.Tensor:
+    t = t.clone()
+    flat = t.reshape(-1)
+    value = {"nan": float("nan"), "inf": float("inf"), "neg": -1e-6}[kind]
+    flat[:count] = value
+    return t
+
+
+@MODELS
+@pytest.mark.parametrize("arg,kind,word", BAD_VALUES)
+def test_bad_values_are_refused_naming_the_argument_and_count(name, arg, kind, word,
+                                                              checkpoint) -> None:
+    from spice_netlists.circuit.inputs import InputValueError
+    v, g = inputs()
+    if arg == "v":
+        v = _spoil(v, kind, 2)
+    else:
+        g = _spoil(g, kind, 2)
+    n = (v if arg == "v" else g).numel()
+    with pytest.raises(InputValueError, match=rf"{name}: {arg}: 2 of {n} values are {word}"):
+        make(name, checkpoint)(v, g)
+
+
+@MODELS
+def test_conductances_far_above_g_on_warn_with_the_factor(name, checkpoint) -> None:
+    v, g = inputs()
+    g = g.clone()
+    g[0, 0, 0] = 1e6 * SPEC.g_on                 # a value typed in µS instead of S
+    with pytest.warns(UserWarning, match=r"1e\+06x the spec's g_on"):
+        try:
+            make(name, checkpoint)(v, g)
+        except Exception:                        # the warning is what is checked here;
+            pass                                 # a solver may also refuse such a cell
+
+
+def test_the_circuit_solver_names_a_nan_instead_of_a_nan_residual() -> None:
+    """``solve_operating_point`` is the hot path and checks nothing up front; when NaN
+    inputs make it fail, the error names them instead of "residual nan"."""
+    from spice_netlists.circuit.inputs import InputValueError
+    from spice_netlists.circuit.solver import solve_operating_point
+    v, g = inputs()
+    with pytest.raises(InputValueError, match=r"v: 1 of 6 values are NaN"):
+        solve_operating_point(SPEC, _spoil(v, "nan", 1), g)
+
+
+def test_a_circuit_tile_with_a_negative_conductance_is_refused_when_prepared() -> None:
+    from spice_netlists.circuit.inputs import InputValueError
+    model = surrogate.make_model("circuit", SPEC)
+    _, g = inputs()
+    with pytest.raises(InputValueError, match=r"g: 1 of 12 values are negative"):
+        model.prepare(_spoil(g, "neg", 1))
+
+
+def test_zero_conductances_and_the_programmed_range_do_not_warn(recwarn) -> None:
+    v, g = inputs()
+    g = g.clone()
+    g[..., 0, 0] = 0.0                           # an open cell is physics, not a typo
+    surrogate.make_model("analytical", SPEC)(v, g)
+    assert not [w for w in recwarn if "g_on" in str(w.message) or "g_off" in str(w.message)]
