@@ -1,10 +1,12 @@
-"""One sweep per output directory at a time.
+"""One writer per output directory at a time.
 
-:func:`sweep_lock` holds an exclusive ``flock`` on ``<directory>/.sweep.lock`` for as
-long as a sweep writes there. The operating system releases it when the holder exits,
+:func:`directory_lock` holds an exclusive ``flock`` on a lock file in a directory for as
+long as a job writes there; :func:`sweep_lock` is its sweeps' form
+(``<directory>/.sweep.lock``), and the study stages take one per stage
+(``<directory>/.<stage>.lock``, :mod:`functional_sim.studies.stage`). The operating system releases it when the holder exits,
 however it ends (a SIGKILL included), so a lock is never left stale; the file records
-the holder's pid for the message a second sweep gets. The file is removed when the
-sweep ends normally. Process-pool workers forked by the sweep share the lock, so a
+the holder's pid for the message a second job gets. The file is removed when the
+job ends normally. Process-pool workers forked by the sweep share the lock, so a
 directory stays locked while any of them still runs.
 """
 
@@ -20,7 +22,11 @@ from typing import Iterator
 LOCK_FILE = ".sweep.lock"
 
 
-class SweepLockedError(RuntimeError):
+class DirectoryLockedError(RuntimeError):
+    """Another job is writing into the same directory."""
+
+
+class SweepLockedError(DirectoryLockedError):
     """Another sweep is writing into the same directory."""
 
 
@@ -34,13 +40,15 @@ def _holder(path: Path) -> str:
 
 
 @contextlib.contextmanager
-def sweep_lock(directory: str | Path) -> Iterator[Path]:
-    """Hold ``directory``'s sweep lock (creating the directory) while the block runs;
-    yields the lock file's path. Raises :class:`SweepLockedError` naming the directory
-    and, when recorded, the holder's pid if another sweep holds it; never waits."""
+def directory_lock(directory: str | Path, lock_file: str, what: str,
+                   error: type[DirectoryLockedError] = DirectoryLockedError) -> Iterator[Path]:
+    """Hold the lock ``<directory>/<lock_file>`` (creating the directory) while the block
+    runs; yields the lock file's path. Raises ``error`` naming the directory, ``what``
+    holds it (e.g. "another sweep") and, when recorded, the holder's pid if the lock is
+    held; never waits."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    path = directory / LOCK_FILE
+    path = directory / lock_file
     while True:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
         try:
@@ -50,10 +58,10 @@ def sweep_lock(directory: str | Path) -> Iterator[Path]:
             if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
                 raise
             pid = _holder(path)
-            who = f"another sweep (pid {pid})" if pid else "another sweep"
-            raise SweepLockedError(
-                f"{directory} is in use by {who}: one sweep per output directory at a "
-                f"time; wait for it to finish, or stop it, then run this sweep again "
+            who = f"{what} (pid {pid})" if pid else what
+            raise error(
+                f"{directory} is in use by {who}: one at a time per output directory; "
+                f"wait for it to finish, or stop it, then run this again "
                 f"(it resumes)") from None
         # the holder before us may have removed the file while we opened it: our lock
         # is only good on the file the path names now
@@ -72,3 +80,12 @@ def sweep_lock(directory: str | Path) -> Iterator[Path]:
         with contextlib.suppress(OSError):
             path.unlink()          # while still holding it: see the samestat check
         os.close(fd)
+
+
+@contextlib.contextmanager
+def sweep_lock(directory: str | Path) -> Iterator[Path]:
+    """Hold ``directory``'s sweep lock (``.sweep.lock``) while the block runs: raises
+    :class:`SweepLockedError` naming the directory and the holder's pid if another
+    sweep holds it (:func:`directory_lock`)."""
+    with directory_lock(directory, LOCK_FILE, "another sweep", SweepLockedError) as path:
+        yield path
