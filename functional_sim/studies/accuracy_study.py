@@ -40,8 +40,10 @@ from functional_sim.sim.convert import convert
 from functional_sim.studies.data import Split, load_images, pick_test_images
 from functional_sim.studies.inference import load_net, top1
 from functional_sim.studies.nets import net_info
-from functional_sim.studies.stage import (add_study_arguments, read_study,
-                                          require_checkpoints, study_model)
+from functional_sim.studies.resume import UnitStore
+from functional_sim.studies.stage import (add_study_arguments, model_inputs, net_inputs,
+                                          read_study, require_checkpoints, stage_main,
+                                          study_model, study_run, write_output)
 from spice_netlists import CrossbarSpec
 
 
@@ -60,9 +62,12 @@ def load_study_nets(cfg: StudyConfig) -> dict[str, tuple[nn.Module, torch.Tensor
 
 
 def run_study(cfg: StudyConfig, specs: Sequence[CrossbarSpec], device: str = "cpu",
-              log: bool = True) -> dict[str, Any]:
+              log: bool = True, store: UnitStore | None = None) -> dict[str, Any]:
     """The accuracy report at every tile spec of ``specs`` (see the module docstring).
-    Every checkpoint the models need is checked first (:func:`require_checkpoints`)."""
+    Every checkpoint the models need is checked first (:func:`require_checkpoints`).
+    Each (model, setting, network) top-1 is a unit of ``store`` (none kept where
+    ``None``)."""
+    store = UnitStore(None) if store is None else store
     require_checkpoints(cfg, specs, cfg.all_models)
     nets = load_study_nets(cfg)
     report: dict[str, Any] = {"float": {}}
@@ -75,7 +80,13 @@ def run_study(cfg: StudyConfig, specs: Sequence[CrossbarSpec], device: str = "cp
             model = study_model(cfg, model_name, tile)
             for name, (net, x, y) in nets.items():
                 start = time.perf_counter()
-                acc = top1(convert(net, sim, model), x, y, cfg.batch_size, device)
+                inputs = {"model": model_inputs(cfg, model_name, tile), "sim": sim,
+                          "net": net_inputs(cfg, name), "x": x, "y": y,
+                          "batch_size": cfg.batch_size, "device": device}
+                acc = store.get_or_compute(
+                    "accuracy_study", inputs,
+                    lambda net=net, x=x, y=y: top1(convert(net, sim, model), x, y,
+                                                   cfg.batch_size, device))
                 report[model_name][name][tile.label] = {"top1": acc}
                 if log:
                     print(f"{model_name:>17} {tile.label:>26} {name:>13}: top-1 {acc:.4f} "
@@ -90,7 +101,7 @@ def write_outputs(report: dict[str, Any], cfg: StudyConfig, reports_dir: Path, p
     # "headline": the figures of functional_sim.crossbar_model, so that swapping the model
     # (dvc exp run -S functional_sim.crossbar_model=...) shows in `dvc metrics diff`
     payload = {**report, "headline": report[cfg.crossbar_model]}
-    (reports_dir / "accuracy.json").write_text(json.dumps(payload, indent=2) + "\n")
+    write_output(reports_dir / "accuracy.json", json.dumps(payload, indent=2) + "\n")
     rows = plots.accuracy_rows(report)
     plots.write_csv(rows, plots_dir / "accuracy.csv")
     plots.bar_chart(rows, plots_dir / "accuracy.png", "Top-1 accuracy per crossbar model")
@@ -105,10 +116,18 @@ def main(argv: list[str] | None = None) -> None:
     add_study_arguments(parser)
     parser.add_argument("--reports", default="reports")
     parser.add_argument("--plots", default="reports/plots")
-    args = parser.parse_args(argv)
+    stage_main("accuracy_study", parser, _stage, argv, ("reports", "plots"))
+
+
+def _stage(args: argparse.Namespace) -> None:
     cfg, specs, device = read_study(args)
-    report = run_study(cfg, specs, device)
-    write_outputs(report, cfg, Path(args.reports), Path(args.plots))
+    reports, plots_dir = Path(args.reports), Path(args.plots)
+    outputs = [reports / "accuracy.json"] + [plots_dir / f"{name}.{ext}" for name in
+                                              ("accuracy", "accuracy_headline")
+                                              for ext in ("csv", "png")]
+    with study_run("accuracy_study", args, outputs) as store:
+        report = run_study(cfg, specs, device, store=store)
+        write_outputs(report, cfg, reports, plots_dir)
 
 
 if __name__ == "__main__":

@@ -37,9 +37,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import time
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import torch
 from torch import nn
@@ -47,8 +48,10 @@ from torch import nn
 from functional_sim.studies.aware_training_config import merge_nonideal
 from functional_sim.studies import plots
 from functional_sim.studies.plots import plt
-from functional_sim.studies.stage import (add_study_arguments, read_study,
-                                          require_checkpoints, study_model)
+from functional_sim.studies.resume import UnitStore
+from functional_sim.studies.stage import (add_study_arguments, model_inputs, net_inputs,
+                                          read_study, require_checkpoints, stage_main,
+                                          study_model, study_run, write_output)
 from functional_sim.sim.config import SimConfig
 from functional_sim.studies.config import StudyConfig, net_path, pick_setting
 from functional_sim.sim.convert import convert
@@ -78,18 +81,47 @@ def score(net_name: str, state: dict[str, torch.Tensor], sim: SimConfig, model: 
 
 def fine_tune(net: nn.Module, sim: SimConfig, model: CrossbarModel, x: torch.Tensor,
               y: torch.Tensor, epochs: int, batch_size: int, lr: float, seed: int,
-              after_epoch=None) -> list[float]:
+              after_epoch: Callable[[int, dict], Any] | None = None,
+              store: UnitStore | None = None,
+              unit: Mapping[str, Any] | None = None) -> tuple[list[float], list[Any]]:
     """Fine-tune ``net`` (its weights are changed in place) through crossbars ``sim``
-    computed by ``model``; returns each epoch's mean training loss. ``after_epoch(epoch,
-    state_dict)`` is called after every epoch (outside the deterministic block)."""
+    computed by ``model``; returns each epoch's mean training loss and what
+    ``after_epoch(epoch, state_dict)`` (called after every epoch, outside the
+    deterministic block) returned.
+
+    With a ``store`` and ``unit`` (what the training depends on, for the keys), every
+    finished epoch is kept: the weights, the optimiser's and the shuffling generator's
+    state, the losses and ``after_epoch``'s results so far. A rerun starts after the
+    last kept epoch and goes on exactly as the uninterrupted run would (the epoch count
+    is not part of the key, so more epochs continue a shorter run)."""
     sim_net = convert(net, sim, model, inplace=True)
     gen = torch.Generator().manual_seed(seed)
     loss_fn = nn.CrossEntropyLoss()
-    losses = []
+    losses: list[float] = []
+    results: list[Any] = []
     with deterministic_torch():
         torch.manual_seed(seed)
         opt = torch.optim.Adam(sim_net.parameters(), lr=lr)
-    for epoch in range(1, epochs + 1):
+    keep = store is not None and store.directory is not None and unit is not None
+
+    def key(epoch: int) -> str:
+        assert store is not None and unit is not None
+        return store.key("aware_training.epoch", {**unit, "epoch": epoch})
+
+    first = 1
+    if keep:
+        for epoch in range(epochs, 0, -1):
+            found, kept = store.load(key(epoch))
+            if found:
+                sim_net.load_state_dict(kept["weights"])
+                opt.load_state_dict(kept["optimizer"])
+                gen.set_state(kept["shuffle"])
+                torch.set_rng_state(kept["torch_rng"])
+                losses, results = list(kept["losses"]), list(kept["results"])
+                store.hits += epoch
+                first = epoch + 1
+                break
+    for epoch in range(first, epochs + 1):
         with deterministic_torch():
             sim_net.train()
             order = torch.randperm(len(y), generator=gen)
@@ -104,17 +136,26 @@ def fine_tune(net: nn.Module, sim: SimConfig, model: CrossbarModel, x: torch.Ten
                 count += len(idx)
             sim_net.eval()
         losses.append(total / count)
-        if after_epoch is not None:
-            after_epoch(epoch, {k: v.detach().clone() for k, v in sim_net.state_dict().items()})
-    return losses
+        state = {k: v.detach().clone() for k, v in sim_net.state_dict().items()}
+        results.append(after_epoch(epoch, state) if after_epoch is not None else None)
+        if keep:
+            store.save(key(epoch), {"weights": state, "optimizer": opt.state_dict(),
+                                    "shuffle": gen.get_state(), "torch_rng": torch.get_rng_state(),
+                                    "losses": losses, "results": results})
+            store.computed += 1
+    return losses, results
 
 
 def run_aware_training(cfg: StudyConfig, specs: Sequence[CrossbarSpec], device: str = "cpu",
-                       log: bool = True) -> tuple[dict[str, Any], dict[str, dict]]:
-    """(the report of the module docstring, the fine-tuned state dict per model)."""
+                       log: bool = True, store: UnitStore | None = None
+                       ) -> tuple[dict[str, Any], dict[str, dict]]:
+    """(the report of the module docstring, the fine-tuned state dict per model). The
+    scores before fine-tuning and every epoch of every model are units of ``store``
+    (none kept where ``None``)."""
     aware = cfg.aware_training
     if not aware.enabled:
         return {"enabled": False}, {}
+    store = UnitStore(None) if store is None else store
     spec = pick_setting(aware.setting, specs, "functional_sim.aware_training.setting")
     require_checkpoints(cfg, [spec], [aware.reference, *aware.models])
     hardware = merge_nonideal(cfg.sim.nonideal, aware.nonideal,
@@ -127,12 +168,15 @@ def run_aware_training(cfg: StudyConfig, specs: Sequence[CrossbarSpec], device: 
     ref_sim, ref_model = _model(cfg, spec, aware.reference)
     ref_sim = ref_sim.with_(nonideal=hardware)
     start_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
+    common = {"net": net_inputs(cfg, aware.net), "setting": spec, "x_test": x_test,
+              "y_test": y_test, "eval_batch_size": cfg.batch_size, "device": device,
+              "reference": model_inputs(cfg, aware.reference, spec), "judged_by": ref_sim}
 
     def truth(state: dict) -> float:
         return score(aware.net, state, ref_sim, ref_model, x_test, y_test, cfg.batch_size, device)
 
     float_top1 = float((predict(net, x_test, cfg.batch_size, device) == y_test).double().mean())
-    before = truth(start_state)
+    before = store.get_or_compute("aware_training.before", common, lambda: truth(start_state))
     report: dict[str, Any] = {
         "enabled": True, "net": aware.net, "setting": spec.label, "reference": aware.reference,
         "nonideal": aware.nonideal, "train_nonideal": aware.train_nonideal,
@@ -146,30 +190,36 @@ def run_aware_training(cfg: StudyConfig, specs: Sequence[CrossbarSpec], device: 
         sim, model = _model(cfg, spec, name)
         judged = sim.with_(nonideal=hardware)
         trained = sim.with_(nonideal=hardware if aware.train_nonideal else cfg.sim.nonideal)
-        entry: dict[str, Any] = {
-            "before": {"truth": before, "model": score(aware.net, start_state, judged, model,
-                                                       x_test, y_test, cfg.batch_size, device)},
-            "epochs": []}
+        unit = {**common, "model": model_inputs(cfg, name, spec), "judged": judged,
+                "trained": trained, "x_train": x_train, "y_train": y_train,
+                "batch_size": aware.batch_size, "lr": aware.lr, "seed": aware.seed}
+        model_before = store.get_or_compute(
+            "aware_training.model_before", unit,
+            lambda judged=judged, model=model: score(aware.net, start_state, judged, model,
+                                                     x_test, y_test, cfg.batch_size, device))
+        entry: dict[str, Any] = {"before": {"truth": before, "model": model_before}}
 
-        def after_epoch(epoch: int, state: dict, entry: dict = entry, judged: SimConfig = judged,
-                        model: CrossbarModel = model, name: str = name) -> None:
+        def after_epoch(epoch: int, state: dict, judged: SimConfig = judged,
+                        model: CrossbarModel = model, name: str = name) -> dict[str, Any]:
             truth_top1 = truth(state)
             row = {"epoch": epoch, "truth_top1": truth_top1,
                    "model_top1": truth_top1 if name == aware.reference else
                    score(aware.net, state, judged, model, x_test, y_test, cfg.batch_size, device)}
-            entry["epochs"].append(row)
-            states[name] = state
             if log:
                 print(f"{name:>17} epoch {epoch}: {aware.reference} {row['truth_top1']:.4f}, "
                       f"{name} {row['model_top1']:.4f}", flush=True)
+            return row
 
         start = time.perf_counter()
         tuned = build(aware.net)
         tuned.load_state_dict(start_state)
-        losses = fine_tune(tuned, trained, model, x_train, y_train, aware.epochs,
-                           aware.batch_size, aware.lr, aware.seed, after_epoch)
+        losses, rows = fine_tune(tuned, trained, model, x_train, y_train, aware.epochs,
+                                 aware.batch_size, aware.lr, aware.seed, after_epoch,
+                                 store=store, unit=unit)
+        entry["epochs"] = [dict(row) for row in rows]
         for row, loss in zip(entry["epochs"], losses):
             row["train_loss"] = loss
+        states[name] = {k: v.detach().clone() for k, v in tuned.state_dict().items()}
         last = entry["epochs"][-1]
         entry["after"] = {"truth": last["truth_top1"], "model": last["model_top1"]}
         entry["recovered_pts"] = 100 * (last["truth_top1"] - before)
@@ -214,22 +264,45 @@ def main(argv: list[str] | None = None) -> None:
     add_study_arguments(parser)
     parser.add_argument("--out", default="reports/aware_training.json")
     parser.add_argument("--plots", default="reports/plots")
-    args = parser.parse_args(argv)
-    cfg, specs, device = read_study(args)
-    report, states = run_aware_training(cfg, specs, device)
-    aware = cfg.aware_training
+    stage_main("aware_training", parser, _stage, argv, ("out", "plots"))
+
+
+def save_tuned(out_dir: Path, report: dict[str, Any], states: dict[str, dict]) -> None:
+    """The fine-tuned networks into ``out_dir``, swapped in whole: they are written to a
+    sibling folder first, which then replaces ``out_dir`` (a killed stage leaves the old
+    folder, never a mix)."""
+    out_dir = Path(out_dir)
+    fresh = out_dir.with_name(f".{out_dir.name}.new")
+    shutil.rmtree(fresh, ignore_errors=True)
+    fresh.mkdir(parents=True)
+    net = report["net"]
     for name, state in states.items():
-        tuned = build(aware.net)
+        tuned = build(net)
         tuned.load_state_dict(state)
         entry = report["models"][name]
-        save_net(Path(aware.out_dir) / f"{aware.net}__{name}.pt", aware.net, tuned,
-                 trained_through=name, setting=report["setting"], nonideal=aware.nonideal,
+        save_net(fresh / f"{net}__{name}.pt", net, tuned, trained_through=name,
+                 setting=report["setting"], nonideal=report["nonideal"],
                  truth_top1=entry["after"]["truth"])
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2) + "\n")
+    old = out_dir.with_name(f".{out_dir.name}.old")
+    shutil.rmtree(old, ignore_errors=True)
+    if out_dir.exists():
+        out_dir.rename(old)
+    fresh.rename(out_dir)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _stage(args: argparse.Namespace) -> None:
+    cfg, specs, device = read_study(args)
     plot_dir = Path(args.plots)
-    write_plot(report, plot_dir / "aware_training.png", plot_dir / "aware_training.csv")
+    outputs = [args.out, plot_dir / "aware_training.png", plot_dir / "aware_training.csv",
+               *(Path(cfg.aware_training.out_dir) / f"{cfg.aware_training.net}__{m}.pt"
+                 for m in cfg.aware_training.models)]
+    with study_run("aware_training", args, outputs) as store:
+        report, states = run_aware_training(cfg, specs, device, store=store)
+        if states:
+            save_tuned(Path(cfg.aware_training.out_dir), report, states)
+        write_output(args.out, json.dumps(report, indent=2) + "\n")
+        write_plot(report, plot_dir / "aware_training.png", plot_dir / "aware_training.csv")
 
 
 if __name__ == "__main__":

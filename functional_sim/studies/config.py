@@ -143,6 +143,9 @@ class GroundTruthConfig(ConfigSection):
             raise ConfigError("nets", "must name at least one network")
         object.__setattr__(self, "models", check_str_list("models", self.models))
         check_str("reference", self.reference, nonempty=True)
+        if not self.models:
+            raise ConfigError("models", f"is empty: name at least one crossbar model to "
+                                        f"judge against the {self.reference} reference")
         if self.max_images is None:
             object.__setattr__(self, "max_images", {})
         if not isinstance(self.max_images, Mapping):

@@ -87,7 +87,10 @@ from functional_sim.sim.convert import convert, sim_layers
 from functional_sim.studies.data import load_images, pick_test_images
 from functional_sim.studies.inference import load_net, predict
 from functional_sim.studies.nets import net_info
-from functional_sim.studies.stage import require_checkpoints, study_model
+from functional_sim.studies.resume import UnitStore
+from functional_sim.studies.stage import (add_study_arguments, model_inputs, net_inputs,
+                                          require_checkpoints, stage_main, study_model,
+                                          study_run, write_output)
 from spice_netlists import CrossbarSpec
 from surrogate.base import CrossbarModel
 
@@ -274,8 +277,9 @@ def compare_models(net: nn.Module, x: torch.Tensor, y: torch.Tensor, cfg: StudyC
     return out
 
 
-def _spice_settings(gt_settings: Sequence[str], specs: Sequence[CrossbarSpec]) -> list[CrossbarSpec]:
-    """The specs the SPICE check runs at (all where ``gt_settings`` is empty)."""
+def spice_check_specs(gt_settings: Sequence[str], specs: Sequence[CrossbarSpec]) -> list[CrossbarSpec]:
+    """The specs the SPICE check runs at (all where ``gt_settings`` is empty); a label
+    that is not a study setting is a :class:`ConfigError`."""
     by_label = {spec.label: spec for spec in specs}
     unknown = [s for s in gt_settings if s not in by_label]
     if unknown:
@@ -285,14 +289,25 @@ def _spice_settings(gt_settings: Sequence[str], specs: Sequence[CrossbarSpec]) -
     return [by_label[s] for s in gt_settings] if gt_settings else list(specs)
 
 
+def _unit_inputs(cfg: StudyConfig, tile: CrossbarSpec, net: str, x: torch.Tensor,
+                 y: torch.Tensor, reference: str, models: Sequence[str], device: str,
+                 **extra: Any) -> dict[str, Any]:
+    """What one (setting, network) comparison depends on, for its unit's key."""
+    return {"setting": tile, "sim": cfg.sim, "net": net_inputs(cfg, net), "x": x, "y": y,
+            "reference": model_inputs(cfg, reference, tile),
+            "models": [model_inputs(cfg, m, tile) for m in models], "device": device, **extra}
+
+
 def run_ground_truth(cfg: StudyConfig, specs: Sequence[CrossbarSpec], device: str = "cpu",
-                     log: bool = True) -> dict[str, Any]:
+                     log: bool = True, store: UnitStore | None = None) -> dict[str, Any]:
     """The ground-truth report for ``cfg.ground_truth`` at every tile spec of ``specs``
     (module docstring). Every checkpoint the models need, the SPICE check's settings
-    and image count are checked before the first run."""
+    and image count are checked before the first run. Each (setting, network)
+    comparison, with every model, is a unit of ``store`` (none kept where ``None``)."""
     gt = cfg.ground_truth
+    store = UnitStore(None) if store is None else store
     require_checkpoints(cfg, specs, (*gt.models, gt.reference))
-    spice_specs = _spice_settings(gt.spice_check_settings, specs) if gt.spice_check_images else []
+    spice_specs = spice_check_specs(gt.spice_check_settings, specs) if gt.spice_check_images else []
     splits: dict[str, Any] = {}
     data: dict[str, tuple[nn.Module, torch.Tensor, torch.Tensor]] = {}
     for name in dict.fromkeys((*gt.nets, gt.spice_check_net)):
@@ -320,13 +335,27 @@ def run_ground_truth(cfg: StudyConfig, specs: Sequence[CrossbarSpec], device: st
                                 "float_top1": float((float_pred == y).double().mean())}
     report["settings"] = {}
     correct: dict[str, dict[str, torch.Tensor]] = {}
+
+    def compared(tile: CrossbarSpec, name: str) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+        net, x, y = data[name]
+        float_top1 = report["nets"][name]["float_top1"]
+
+        def compute() -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+            right: dict[str, torch.Tensor] = {}
+            entry = compare_models(net, x, y, cfg, tile, gt.reference, list(gt.models),
+                                   device, log=log, float_top1=float_top1, label=name,
+                                   correct=right)
+            return entry, right
+        return store.get_or_compute(
+            "ground_truth", _unit_inputs(cfg, tile, name, x, y, gt.reference, gt.models,
+                                         device, float_top1=float_top1), compute)
+
     for tile in specs:
-        report["settings"][tile.label] = {
-            name: compare_models(data[name][0], data[name][1], data[name][2], cfg, tile,
-                                 gt.reference, list(gt.models), device, log=log,
-                                 float_top1=report["nets"][name]["float_top1"], label=name,
-                                 correct=correct.setdefault(f"{tile.label} {name}", {}))
-            for name in gt.nets}
+        report["settings"][tile.label] = {}
+        for name in gt.nets:
+            entry, right = compared(tile, name)
+            report["settings"][tile.label][name] = entry
+            correct[f"{tile.label} {name}"] = right
     report["headline"] = ground_truth_report.headline(report["settings"], gt.reference,
                                                       list(gt.models), correct)
     if gt.spice_check_images:
@@ -338,8 +367,13 @@ def run_ground_truth(cfg: StudyConfig, specs: Sequence[CrossbarSpec], device: st
         check: dict[str, Any] = {}
         passed = True
         for tile in spice_specs:
-            entry = compare_models(net64, xs, ys, cfg, tile, "spice", list(gt.models), device,
-                                   checked=gt.reference, log=log, label=gt.spice_check_net)
+            entry = store.get_or_compute(
+                "ground_truth.spice_check",
+                _unit_inputs(cfg, tile, gt.spice_check_net, xs, ys, "spice", gt.models,
+                             device, checked=gt.reference),
+                lambda tile=tile: compare_models(net64, xs, ys, cfg, tile, "spice",
+                                                 list(gt.models), device, checked=gt.reference,
+                                                 log=log, label=gt.spice_check_net))
             ref = entry[gt.reference]
             passed = passed and ref["agreement"] == 1.0 and all(
                 v["max_rel_error"] <= SPICE_CHECK_TOLERANCE for v in ref["layers"].values())
@@ -357,30 +391,33 @@ def run_ground_truth(cfg: StudyConfig, specs: Sequence[CrossbarSpec], device: st
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--params", default="params.yaml")
+    add_study_arguments(parser)
     parser.add_argument("--out", default="reports/ground_truth.json")
     parser.add_argument("--table", default="reports/ground_truth.md",
                         help="the Markdown table of the report")
     parser.add_argument("--plots", default="reports/plots",
                         help="where ground_truth.png and ground_truth.csv go")
-    parser.add_argument("--device", default="cpu")
-    args = parser.parse_args(argv)
+    stage_main("ground_truth", parser, _stage, argv, ("out", "table", "plots"))
+
+
+def _stage(args: argparse.Namespace) -> None:
     params = read_params(args.params)
     cfg = study_config(params)
-    report: dict[str, Any] = {"enabled": cfg.ground_truth.enabled}
-    if cfg.ground_truth.enabled:
-        start = time.perf_counter()
-        report.update(run_ground_truth(cfg, study_specs(params, cfg), args.device))
-        print(f"ground truth: {time.perf_counter() - start:.1f} s in all", flush=True)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2) + "\n")
-    if cfg.ground_truth.enabled:
-        table = ground_truth_report.markdown_table(report)
-        Path(args.table).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.table).write_text(table)
-        ground_truth_report.write_plot(report, Path(args.plots))
-        print(table)
+    specs = study_specs(params, cfg)
+    plots_dir = Path(args.plots)
+    outputs = [args.out, args.table, plots_dir / "ground_truth.png", plots_dir / "ground_truth.csv"]
+    with study_run("ground_truth", args, outputs) as store:
+        report: dict[str, Any] = {"enabled": cfg.ground_truth.enabled}
+        if cfg.ground_truth.enabled:
+            start = time.perf_counter()
+            report.update(run_ground_truth(cfg, specs, args.device, store=store))
+            print(f"ground truth: {time.perf_counter() - start:.1f} s in all", flush=True)
+        write_output(args.out, json.dumps(report, indent=2) + "\n")
+        if cfg.ground_truth.enabled:
+            table = ground_truth_report.markdown_table(report)
+            write_output(args.table, table)
+            ground_truth_report.write_plot(report, plots_dir)
+            print(table)
     print(json.dumps(report.get("headline", report), indent=2))
 
 

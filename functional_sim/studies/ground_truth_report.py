@@ -24,17 +24,14 @@ for ``dvc plots`` (``ground_truth.csv``).
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 from typing import Any, Mapping
 
-import matplotlib
 import torch
 
+from functional_sim.studies import plots
 from functional_sim.studies.accuracy_stats import pooled_paired_mean
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+from functional_sim.studies.plots import plt
 
 #: points: a prediction this close to the true top-1 counts as right (the issue's target)
 CLOSE_PTS = 0.5
@@ -196,11 +193,8 @@ def plot_rows(report: Mapping[str, Any]) -> list[dict[str, Any]]:
 def write_plot(report: Mapping[str, Any], plots_dir: Path) -> None:
     """``ground_truth.png`` and ``ground_truth.csv`` in ``plots_dir`` (module docstring)."""
     rows = plot_rows(report)
-    plots_dir.mkdir(parents=True, exist_ok=True)
-    with (plots_dir / "ground_truth.csv").open("w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(rows[0]) if rows else ["setting"])
-        writer.writeheader()
-        writer.writerows(rows)
+    plots.write_rows(rows, plots_dir / "ground_truth.csv",
+                     list(rows[0]) if rows else ["setting"])
     nets = list(dict.fromkeys(r["network"] for r in rows))
     settings = list(dict.fromkeys(r["setting"] for r in rows))
     models = list(dict.fromkeys(r["model"] for r in rows))
@@ -223,6 +217,4 @@ def write_plot(report: Mapping[str, Any], plots_dir: Path) -> None:
         ax.set_xticklabels(settings, rotation=20, ha="right", fontsize=7)
         ax.grid(axis="y", alpha=0.3)
     axes[0, 0].legend(fontsize=7, ncol=min(len(models), 5), loc="best")
-    fig.tight_layout()
-    fig.savefig(plots_dir / "ground_truth.png", dpi=120)
-    plt.close(fig)
+    plots.save_figure(fig, plots_dir / "ground_truth.png")

@@ -1,8 +1,10 @@
-"""Accuracy plots: PNG figures and the long-format CSV data ``dvc plots`` reads."""
+"""Accuracy plots: PNG figures and the long-format CSV data ``dvc plots`` reads. Every
+file is written whole or not at all, so a killed stage leaves the previous one."""
 
 from __future__ import annotations
 
 import csv
+import io
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -10,6 +12,8 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+
+from datagen.dataset import atomic_write_bytes, atomic_write_text  # noqa: E402
 
 
 def accuracy_rows(report: Mapping[str, Any], models: list[str] | None = None) -> list[dict[str, Any]]:
@@ -33,10 +37,11 @@ def write_rows(rows: list[dict[str, Any]], path: str | Path, fieldnames: list[st
     """The rows as CSV with these columns (the data ``dvc plots`` reads)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=fieldnames)
-        writer.writeheader()
-        writer.writerows(rows)
+    text = io.StringIO(newline="")
+    writer = csv.DictWriter(text, fieldnames=fieldnames)
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write_text(path, text.getvalue())
 
 
 def write_csv(rows: list[dict[str, Any]], path: str | Path) -> None:
@@ -49,8 +54,10 @@ def save_figure(fig: Any, path: str | Path) -> None:
     fig.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
+    png = io.BytesIO()
+    fig.savefig(png, dpi=120, format="png")
     plt.close(fig)
+    atomic_write_bytes(path, png.getvalue())
 
 
 def bar_chart(rows: list[dict[str, Any]], path: str | Path, title: str) -> None:

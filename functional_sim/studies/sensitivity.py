@@ -48,7 +48,9 @@ from torch import nn
 
 from functional_sim.studies import plots
 from functional_sim.studies.plots import plt
-from functional_sim.studies.stage import (add_study_arguments, read_study,
+from functional_sim.studies.resume import UnitStore
+from functional_sim.studies.stage import (add_study_arguments, model_inputs, net_inputs,
+                                          stage_main, study_run, write_output, read_study,
                                           require_checkpoints, study_model)
 from functional_sim.sim.config import SimConfig
 from functional_sim.studies.config import StudyConfig, net_path, pick_setting
@@ -68,9 +70,12 @@ class _Runner:
     """Runs the network through one model at one (non-idealities, mapping) point."""
 
     def __init__(self, cfg: StudyConfig, spec: CrossbarSpec, net: nn.Module, x: torch.Tensor,
-                 y: torch.Tensor, device: str, log: bool) -> None:
+                 y: torch.Tensor, device: str, log: bool, store: UnitStore,
+                 net_name: str) -> None:
         self.cfg, self.spec, self.net, self.x, self.y = cfg, spec, net, x, y
-        self.device, self.log = device, log
+        self.device, self.log, self.store = device, log, store
+        self.unit = {"setting": spec, "sim": cfg.sim, "net": net_inputs(cfg, net_name),
+                     "x": x, "y": y, "batch_size": cfg.batch_size, "device": device}
         self.models: dict[str, tuple[SimConfig, CrossbarModel]] = {}
         self.cache: dict[str, tuple[float, dict[str, Any]]] = {}
 
@@ -87,23 +92,30 @@ class _Runner:
         key = json.dumps([model, mapping, nonideal.to_dict(),
                           None if spec is None else spec.to_dict()], sort_keys=True)
         if key not in self.cache:
-            sim, xbar = self._model(model)
-            if spec is not None:
-                sim, xbar = sim.with_(spec=spec), study_model(self.cfg, model, spec)
-            sim = sim.with_(nonideal=nonideal, mapping=mapping)
-            sim_net = convert(self.net, sim, xbar)
-            meter = NFMeter(sim.spec)
-            for _, layer in sim_layers(sim_net):
-                layer.engine.nf_meter = meter
-            start = time.perf_counter()
-            pred = predict(sim_net, self.x, self.cfg.batch_size, self.device)
-            acc = float((pred == self.y).double().mean())
-            nf = {"mean": meter.overall(), "layers": meter.per_layer()}
-            self.cache[key] = (acc, nf)
-            if self.log:
-                print(f"{model:>17} {mapping:>8} seed {nonideal.seed}: top-1 {acc:.4f}, "
-                      f"NF {nf['mean']:+.4f} ({time.perf_counter() - start:.1f} s)", flush=True)
+            inputs = {**self.unit, "point": key,
+                      "model": model_inputs(self.cfg, model, spec or self.spec)}
+            self.cache[key] = self.store.get_or_compute(
+                "sensitivity", inputs, lambda: self._compute(model, nonideal, mapping, spec))
         return self.cache[key]
+
+    def _compute(self, model: str, nonideal: NonidealConfig, mapping: str,
+                 spec: CrossbarSpec | None) -> tuple[float, dict[str, Any]]:
+        sim, xbar = self._model(model)
+        if spec is not None:
+            sim, xbar = sim.with_(spec=spec), study_model(self.cfg, model, spec)
+        sim = sim.with_(nonideal=nonideal, mapping=mapping)
+        sim_net = convert(self.net, sim, xbar)
+        meter = NFMeter(sim.spec)
+        for _, layer in sim_layers(sim_net):
+            layer.engine.nf_meter = meter
+        start = time.perf_counter()
+        pred = predict(sim_net, self.x, self.cfg.batch_size, self.device)
+        acc = float((pred == self.y).double().mean())
+        nf = {"mean": meter.overall(), "layers": meter.per_layer()}
+        if self.log:
+            print(f"{model:>17} {mapping:>8} seed {nonideal.seed}: top-1 {acc:.4f}, "
+                  f"NF {nf['mean']:+.4f} ({time.perf_counter() - start:.1f} s)", flush=True)
+        return acc, nf
 
 
 def _mean_std(values: list[float]) -> tuple[float, float]:
@@ -112,10 +124,12 @@ def _mean_std(values: list[float]) -> tuple[float, float]:
 
 
 def run_sensitivity(cfg: StudyConfig, specs: Sequence[CrossbarSpec], device: str = "cpu",
-                    log: bool = True) -> dict[str, Any]:
+                    log: bool = True, store: UnitStore | None = None) -> dict[str, Any]:
     """The sensitivity report (module docstring) at the setting of
-    ``cfg.sensitivity.setting`` among ``specs``."""
+    ``cfg.sensitivity.setting`` among ``specs``. Each (model, point) run is a unit of
+    ``store`` (none kept where ``None``)."""
     sens = cfg.sensitivity
+    store = UnitStore(None) if store is None else store
     if not sens.enabled:
         return {"enabled": False}
     start = time.perf_counter()
@@ -126,7 +140,7 @@ def run_sensitivity(cfg: StudyConfig, specs: Sequence[CrossbarSpec], device: str
     split = load_images(net_info(sens.net).dataset, seed=cfg.seed)
     x, y = pick_test_images(split, cfg.test_subset, cfg.seed)
     x, y = x[:sens.images], y[:sens.images]
-    runner = _Runner(cfg, spec, net, x, y, device, log)
+    runner = _Runner(cfg, spec, net, x, y, device, log, store, sens.net)
     base = cfg.sim.nonideal
     report: dict[str, Any] = {
         "enabled": True, "net": sens.net, "setting": spec.label, "images": len(y),
@@ -280,15 +294,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", default="reports/sensitivity.json")
     parser.add_argument("--table", default="reports/sensitivity.md")
     parser.add_argument("--plots", default="reports/plots")
-    args = parser.parse_args(argv)
+    stage_main("sensitivity", parser, _stage, argv, ("out", "table", "plots"))
+
+
+def _stage(args: argparse.Namespace) -> None:
     cfg, specs, device = read_study(args)
-    report = run_sensitivity(cfg, specs, device)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2) + "\n")
-    Path(args.table).write_text(markdown_tables(report) + "\n")
     plot_dir = Path(args.plots)
-    write_plot(report, plot_dir / "sensitivity.png", plot_dir / "sensitivity.csv")
+    outputs = [args.out, args.table, plot_dir / "sensitivity.png", plot_dir / "sensitivity.csv"]
+    with study_run("sensitivity", args, outputs) as store:
+        report = run_sensitivity(cfg, specs, device, store=store)
+        write_output(args.out, json.dumps(report, indent=2) + "\n")
+        write_output(args.table, markdown_tables(report) + "\n")
+        write_plot(report, plot_dir / "sensitivity.png", plot_dir / "sensitivity.csv")
 
 
 if __name__ == "__main__":

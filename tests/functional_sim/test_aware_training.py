@@ -72,7 +72,7 @@ def test_fine_tuning_through_a_faulty_crossbar_wins_accuracy_back_and_is_reprodu
         net = build("digits_mlp")
         net.load_state_dict(start)
         before = top1(net)
-        losses = fine_tune(net, sim, model, x, y, epochs=3, batch_size=25, lr=3e-3, seed=0)
+        losses, _ = fine_tune(net, sim, model, x, y, epochs=3, batch_size=25, lr=3e-3, seed=0)
         runs.append((before, losses, net.state_dict()))
     before, losses, state = runs[0]
     assert losses[-1] < losses[0]
