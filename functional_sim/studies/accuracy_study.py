@@ -38,9 +38,10 @@ from functional_sim.studies import plots
 from functional_sim.studies.config import StudyConfig, net_path
 from functional_sim.sim.convert import convert
 from functional_sim.studies.data import Split, load_images, pick_test_images
-from functional_sim.studies.inference import load_net, top1
+from functional_sim.studies.inference import load_net, predict, top1
 from functional_sim.studies.nets import net_info
 from functional_sim.studies.resume import UnitStore
+from functional_sim.studies.shards import Unit, image_shards, run_units
 from functional_sim.studies.stage import (add_study_arguments, model_inputs, net_inputs,
                                           read_study, require_checkpoints, stage_main,
                                           study_model, study_run, write_output)
@@ -61,36 +62,57 @@ def load_study_nets(cfg: StudyConfig) -> dict[str, tuple[nn.Module, torch.Tensor
     return out
 
 
+def shard_predictions(cfg: StudyConfig, model_name: str, tile: CrossbarSpec, net: nn.Module,
+                      x: torch.Tensor, device: str = "cpu", log: bool = False,
+                      label: str = "") -> torch.Tensor:
+    """The classes ``net`` predicts for the images ``x`` (one shard) on crossbars of
+    ``tile`` computed by the study's model ``model_name``, ``cfg.batch_size`` at a time."""
+    start = time.perf_counter()
+    model = study_model(cfg, model_name, tile)
+    pred = predict(convert(net, cfg.sim.with_(spec=tile), model), x, cfg.batch_size, device)
+    if log:
+        print(f"{model_name:>17} {tile.label:>26} {label:>13}: {len(x)} images, "
+              f"{time.perf_counter() - start:.1f} s", flush=True)
+    return pred
+
+
 def run_study(cfg: StudyConfig, specs: Sequence[CrossbarSpec], device: str = "cpu",
               log: bool = True, store: UnitStore | None = None) -> dict[str, Any]:
     """The accuracy report at every tile spec of ``specs`` (see the module docstring).
     Every checkpoint the models need is checked first (:func:`require_checkpoints`).
-    Each (model, setting, network) top-1 is a unit of ``store`` (none kept where
-    ``None``)."""
+    Each shard of a network's images (``cfg.shard_images``) under a (model, setting) is
+    a unit of ``store`` (none kept where ``None``), run where ``cfg.scheduler`` says
+    (:func:`functional_sim.studies.shards.run_units`)."""
     store = UnitStore(None) if store is None else store
     require_checkpoints(cfg, specs, cfg.all_models)
     nets = load_study_nets(cfg)
     report: dict[str, Any] = {"float": {}}
     for name, (net, x, y) in nets.items():
         report["float"][name] = {"top1": top1(net, x, y, cfg.batch_size, device)}
+    units, cells = [], []
     for model_name in cfg.all_models:
         report[model_name] = {name: {} for name in nets}
         for tile in specs:
             sim = cfg.sim.with_(spec=tile)
-            model = study_model(cfg, model_name, tile)
             for name, (net, x, y) in nets.items():
-                start = time.perf_counter()
-                inputs = {"model": model_inputs(cfg, model_name, tile), "sim": sim,
-                          "net": net_inputs(cfg, name), "x": x, "y": y,
-                          "batch_size": cfg.batch_size, "device": device}
-                acc = store.get_or_compute(
-                    "accuracy_study", inputs,
-                    lambda net=net, x=x, y=y: top1(convert(net, sim, model), x, y,
-                                                   cfg.batch_size, device))
-                report[model_name][name][tile.label] = {"top1": acc}
-                if log:
-                    print(f"{model_name:>17} {tile.label:>26} {name:>13}: top-1 {acc:.4f} "
-                          f"({len(y)} images, {time.perf_counter() - start:.1f} s)", flush=True)
+                shards = image_shards(len(y), cfg.shard_images)
+                cells.append((model_name, tile, name, len(shards)))
+                units += [Unit("accuracy_study.shard",
+                               {"model": model_inputs(cfg, model_name, tile), "sim": sim,
+                                "net": net_inputs(cfg, name), "x": x[sl],
+                                "batch_size": cfg.batch_size, "device": device},
+                               shard_predictions,
+                               (cfg, model_name, tile, net, x[sl], device, log, name))
+                          for sl in shards]
+    results = iter(run_units(units, store, cfg.scheduler))
+    for model_name, tile, name, n_shards in cells:
+        pred = torch.cat([next(results) for _ in range(n_shards)])
+        y = nets[name][2]
+        acc = float((pred == y).double().mean())
+        report[model_name][name][tile.label] = {"top1": acc}
+        if log:
+            print(f"{model_name:>17} {tile.label:>26} {name:>13}: top-1 {acc:.4f} "
+                  f"({len(y)} images)", flush=True)
     report["test_images"] = {name: len(y) for name, (_, _, y) in nets.items()}
     return report
 

@@ -261,6 +261,17 @@ class StudyConfig(ConfigSection):
             non-ideality, and MDM against identity mapping.
         aware_training: the ``aware_training`` stage: fine-tuning through a crossbar
             model, judged by the exact one.
+        shard_images: images per shard in the accuracy study and the ground truth (0:
+            all of a network's images in one shard). A shard is a unit of work: kept
+            when it is finished (a killed stage loses at most one) and one task where
+            ``scheduler`` names a cluster. The accuracy study runs its batches within a
+            shard, so a multiple of ``batch_size`` gives exactly the unsharded figures;
+            the ground truth runs a shard as one batch, so its layer errors move in the
+            last digits with it (and a prediction on the edge may flip).
+        scheduler: address of a Dask distributed scheduler (``tcp://host:8786``) whose
+            workers run the shards; empty: this process runs them. The workers must see
+            the networks and checkpoints at the same paths. Where a shard runs does not
+            change its result.
     """
 
     crossbar_model: str = "geniex"
@@ -278,6 +289,8 @@ class StudyConfig(ConfigSection):
     workload: WorkloadConfig = field(default_factory=WorkloadConfig)
     sensitivity: SensitivityConfig = field(default_factory=SensitivityConfig)
     aware_training: AwareTrainingConfig = field(default_factory=AwareTrainingConfig)
+    shard_images: int = 0
+    scheduler: str = ""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "variants", check_str_list("variants", self.variants))
@@ -295,6 +308,8 @@ class StudyConfig(ConfigSection):
         check_int("test_subset", self.test_subset, 0)
         check_int("batch_size", self.batch_size, 1)
         check_int("seed", self.seed, 0)
+        check_int("shard_images", self.shard_images, 0)
+        check_str("scheduler", self.scheduler)
         check_str("nets_dir", self.nets_dir, nonempty=True)
         check_str("models_dir", self.models_dir, nonempty=True)
         for name, cls in _SECTIONS.items():

@@ -70,6 +70,7 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -88,6 +89,7 @@ from functional_sim.studies.data import load_images, pick_test_images
 from functional_sim.studies.inference import load_net, predict
 from functional_sim.studies.nets import net_info
 from functional_sim.studies.resume import UnitStore
+from functional_sim.studies.shards import Unit, image_shards, run_units
 from functional_sim.studies.stage import (add_study_arguments, model_inputs, net_inputs,
                                           require_checkpoints, stage_main, study_model,
                                           study_run, write_output)
@@ -181,17 +183,34 @@ def _run_reference(net: nn.Module, x: torch.Tensor, setup: tuple[SimConfig, Cros
     return _Run(pred, io, {k: r.currents for k, r in recorders.items()})
 
 
-def _rel_rms(a: torch.Tensor, ref: torch.Tensor) -> float:
-    denom = ref.double().pow(2).mean().sqrt()
-    return float((a.double() - ref.double()).pow(2).mean().sqrt() / denom) if denom > 0 else 0.0
-
-
-def _max_rel(a: torch.Tensor, ref: torch.Tensor) -> float:
-    """max|a − ref| / max|ref| (0 for empty or all-zero ``ref`` equal to ``a``)."""
+def _layer_sums(a: torch.Tensor, ref: torch.Tensor) -> dict[str, float]:
+    """What a layer's errors over several shards are made of: the sums of squared
+    differences and of squared reference values, and the largest of each magnitude
+    (float64)."""
     if ref.numel() == 0:
-        return 0.0
-    diff = float((a.double() - ref.double()).abs().max())
-    scale = float(ref.double().abs().max())
+        return {"sq_diff": 0.0, "sq_ref": 0.0, "max_diff": 0.0, "max_ref": 0.0}
+    diff = a.double() - ref.double()
+    return {"sq_diff": float(diff.pow(2).sum()), "sq_ref": float(ref.double().pow(2).sum()),
+            "max_diff": float(diff.abs().max()), "max_ref": float(ref.double().abs().max())}
+
+
+def _add_sums(total: dict[str, float] | None, part: dict[str, float]) -> dict[str, float]:
+    if total is None:
+        return dict(part)
+    return {"sq_diff": total["sq_diff"] + part["sq_diff"], "sq_ref": total["sq_ref"] + part["sq_ref"],
+            "max_diff": max(total["max_diff"], part["max_diff"]),
+            "max_ref": max(total["max_ref"], part["max_ref"])}
+
+
+def _rel_rms(sums: dict[str, float]) -> float:
+    """rms(out − out_ref) / rms(out_ref) (0 where the reference is all zero)."""
+    return math.sqrt(sums["sq_diff"] / sums["sq_ref"]) if sums["sq_ref"] > 0 else 0.0
+
+
+def _max_rel(sums: dict[str, float]) -> float:
+    """max|out − out_ref| / max|out_ref| (0 for an empty or all-zero reference equal
+    to the output)."""
+    diff, scale = sums["max_diff"], sums["max_ref"]
     return diff / scale if scale > 0 else (0.0 if diff == 0 else float("inf"))
 
 
@@ -201,35 +220,32 @@ def _top1_entry(pred: torch.Tensor, y: torch.Tensor) -> dict[str, Any]:
             "ci95": list(wilson_interval(int(right.sum()), len(y)))}
 
 
-def _score(net: nn.Module, x: torch.Tensor, y: torch.Tensor, ref: _Run,
-           setup: tuple[SimConfig, CrossbarModel], device: str,
-           record: bool = False) -> tuple[dict[str, Any], torch.Tensor]:
-    """One model's figures against the reference run ``ref`` (module docstring), and its
-    per-image right/wrong."""
+def _score_shard(net: nn.Module, x: torch.Tensor, ref: _Run,
+                 setup: tuple[SimConfig, CrossbarModel], device: str,
+                 record: bool = False) -> dict[str, Any]:
+    """One model on one shard against the reference run ``ref``: its predictions and,
+    per crossbar layer fed the reference's input, the sums of its output errors (and,
+    with ``record``, of its column currents' errors against the reference's)."""
     sim_net, recorders = _convert(net, setup, record)
     sim_net = sim_net.to(device)
     pred = predict(sim_net, x, batch_size=len(x), device=device)
-    layers: dict[str, dict[str, float]] = {}
+    layers: dict[str, dict[str, dict[str, float]]] = {}
     with torch.no_grad():
         for lname, layer in sim_layers(sim_net):
             inp, ref_out = ref.io[lname]
             if lname in recorders:
                 recorders[lname].currents.clear()     # keep the isolated run's only
             out = layer(inp.to(device)).cpu()
-            layers[lname] = {"rel_rmse": _rel_rms(out, ref_out),
-                             "max_rel_error": _max_rel(out, ref_out)}
+            layers[lname] = {"out": _layer_sums(out, ref_out)}
             if lname in recorders and lname in ref.currents:
                 mine, theirs = recorders[lname].currents, ref.currents[lname]
                 if len(mine) != len(theirs) \
                         or any(a.shape != b.shape for a, b in zip(mine, theirs)):
                     raise RuntimeError(f"layer {lname}: the tile reads of the two runs differ")
-                layers[lname]["currents_max_rel_error"] = _max_rel(
+                layers[lname]["currents"] = _layer_sums(
                     torch.cat([a.reshape(-1) for a in mine]) if mine else torch.zeros(0),
                     torch.cat([b.reshape(-1) for b in theirs]) if theirs else torch.zeros(0))
-    error, low, high = paired_difference(pred == y, ref.pred == y)
-    return {**_top1_entry(pred, y), "degradation_error": error,
-            "degradation_error_ci95": [low, high],
-            "agreement": float((pred == ref.pred).double().mean()), "layers": layers}, pred == y
+    return {"pred": pred, "layers": layers}
 
 
 def _best(out: dict[str, Any], models: list[str]) -> str | None:
@@ -238,43 +254,84 @@ def _best(out: dict[str, Any], models: list[str]) -> str | None:
     return ranked[0] if ranked else None
 
 
-def compare_models(net: nn.Module, x: torch.Tensor, y: torch.Tensor, cfg: StudyConfig,
-                   spec: CrossbarSpec, reference: str, models: list[str],
-                   device: str = "cpu", checked: str | None = None, log: bool = False,
-                   float_top1: float | None = None, label: str = "",
-                   correct: dict[str, torch.Tensor] | None = None) -> dict[str, Any]:
-    """Points 2 (and, with ``reference="spice"``, 3) of the module docstring at one tile
-    spec: the reference's top-1, each model's figures against it and ``best_model``.
-    ``correct``, where given, receives each model's and the reference's per-image
-    right/wrong (bool tensors).
-
-    ``checked`` is a model scored against the reference (with its column currents
-    compared too) but left out of ``best_model``: the exact model under check.
-    ``float_top1``, where given, adds the reference's ``degradation`` (float − its top-1).
-    """
+def score_shard(net: nn.Module, x: torch.Tensor, cfg: StudyConfig, spec: CrossbarSpec,
+                reference: str, models: Sequence[str], device: str = "cpu",
+                checked: str | None = None, log: bool = False, label: str = "") -> dict[str, Any]:
+    """The work of one shard of images at one tile spec: the reference's predictions
+    and, for each model (``checked`` first, its column currents compared too), its
+    predictions and per-layer error sums (:func:`combine_shards` makes the figures)."""
     def timed(name: str, start: float) -> None:
         if log:
-            print(f"{name:>17} {spec.label:>26} {label:>13}: {len(y)} images, "
+            print(f"{name:>17} {spec.label:>26} {label:>13}: {len(x)} images, "
                   f"{time.perf_counter() - start:.1f} s", flush=True)
 
     record = checked is not None
     start = time.perf_counter()
     ref = _run_reference(net, x, _model_config(cfg, spec, reference), device, record)
     timed(reference, start)
-    if correct is not None:
-        correct[reference] = ref.pred == y
-    out: dict[str, Any] = {reference: _top1_entry(ref.pred, y)}
-    if float_top1 is not None:
-        out[reference]["degradation"] = float_top1 - out[reference]["top1"]
+    out: dict[str, Any] = {"reference": ref.pred, "models": {}}
     for name in ([checked] if checked else []) + [m for m in models if m != checked]:
         start = time.perf_counter()
-        out[name], right = _score(net, x, y, ref, _model_config(cfg, spec, name), device,
-                                  record=name == checked)
-        if correct is not None:
-            correct[name] = right
+        out["models"][name] = _score_shard(net, x, ref, _model_config(cfg, spec, name), device,
+                                           record=name == checked)
         timed(name, start)
+    return out
+
+
+def combine_shards(shards: Sequence[dict[str, Any]], y: torch.Tensor, reference: str,
+                   models: Sequence[str], checked: str | None = None,
+                   float_top1: float | None = None,
+                   correct: dict[str, torch.Tensor] | None = None) -> dict[str, Any]:
+    """Points 2 (and 3) of the module docstring from the shards' results of
+    :func:`score_shard`, in image order (``y``: all their labels): the reference's
+    top-1, each model's figures against it and ``best_model``. ``correct``, where given,
+    receives each model's and the reference's per-image right/wrong."""
+    ref_pred = torch.cat([shard["reference"] for shard in shards])
+    if correct is not None:
+        correct[reference] = ref_pred == y
+    out: dict[str, Any] = {reference: _top1_entry(ref_pred, y)}
+    if float_top1 is not None:
+        out[reference]["degradation"] = float_top1 - out[reference]["top1"]
+    for name in shards[0]["models"]:
+        pred = torch.cat([shard["models"][name]["pred"] for shard in shards])
+        sums: dict[str, dict[str, dict[str, float]]] = {}
+        for shard in shards:
+            for lname, parts in shard["models"][name]["layers"].items():
+                layer = sums.setdefault(lname, {})
+                for kind, part in parts.items():
+                    layer[kind] = _add_sums(layer.get(kind), part)
+        layers = {}
+        for lname, layer in sums.items():
+            layers[lname] = {"rel_rmse": _rel_rms(layer["out"]),
+                             "max_rel_error": _max_rel(layer["out"])}
+            if "currents" in layer:
+                layers[lname]["currents_max_rel_error"] = _max_rel(layer["currents"])
+        error, low, high = paired_difference(pred == y, ref_pred == y)
+        out[name] = {**_top1_entry(pred, y), "degradation_error": error,
+                     "degradation_error_ci95": [low, high],
+                     "agreement": float((pred == ref_pred).double().mean()), "layers": layers}
+        if correct is not None:
+            correct[name] = pred == y
     out["best_model"] = _best(out, [m for m in models if m != checked])
     return out
+
+
+def compare_models(net: nn.Module, x: torch.Tensor, y: torch.Tensor, cfg: StudyConfig,
+                   spec: CrossbarSpec, reference: str, models: list[str],
+                   device: str = "cpu", checked: str | None = None, log: bool = False,
+                   float_top1: float | None = None, label: str = "",
+                   correct: dict[str, torch.Tensor] | None = None) -> dict[str, Any]:
+    """Points 2 (and, with ``reference="spice"``, 3) of the module docstring at one tile
+    spec, on all of ``x`` as one shard: the reference's top-1, each model's figures
+    against it and ``best_model``. ``correct``, where given, receives each model's and
+    the reference's per-image right/wrong (bool tensors).
+
+    ``checked`` is a model scored against the reference (with its column currents
+    compared too) but left out of ``best_model``: the exact model under check.
+    ``float_top1``, where given, adds the reference's ``degradation`` (float − its top-1).
+    """
+    shard = score_shard(net, x, cfg, spec, reference, models, device, checked, log, label)
+    return combine_shards([shard], y, reference, models, checked, float_top1, correct)
 
 
 def spice_check_specs(gt_settings: Sequence[str], specs: Sequence[CrossbarSpec]) -> list[CrossbarSpec]:
@@ -292,7 +349,8 @@ def spice_check_specs(gt_settings: Sequence[str], specs: Sequence[CrossbarSpec])
 def _unit_inputs(cfg: StudyConfig, tile: CrossbarSpec, net: str, x: torch.Tensor,
                  y: torch.Tensor, reference: str, models: Sequence[str], device: str,
                  **extra: Any) -> dict[str, Any]:
-    """What one (setting, network) comparison depends on, for its unit's key."""
+    """What one shard of a (setting, network) comparison depends on, for its unit's key
+    (``x`` and ``y``: the shard's images)."""
     return {"setting": tile, "sim": cfg.sim, "net": net_inputs(cfg, net), "x": x, "y": y,
             "reference": model_inputs(cfg, reference, tile),
             "models": [model_inputs(cfg, m, tile) for m in models], "device": device, **extra}
@@ -302,8 +360,10 @@ def run_ground_truth(cfg: StudyConfig, specs: Sequence[CrossbarSpec], device: st
                      log: bool = True, store: UnitStore | None = None) -> dict[str, Any]:
     """The ground-truth report for ``cfg.ground_truth`` at every tile spec of ``specs``
     (module docstring). Every checkpoint the models need, the SPICE check's settings
-    and image count are checked before the first run. Each (setting, network)
-    comparison, with every model, is a unit of ``store`` (none kept where ``None``)."""
+    and image count are checked before the first run. Each shard of a network's images
+    (``cfg.shard_images``) at a setting, with every model, is a unit of ``store`` (none
+    kept where ``None``), run where ``cfg.scheduler`` says
+    (:func:`functional_sim.studies.shards.run_units`)."""
     gt = cfg.ground_truth
     store = UnitStore(None) if store is None else store
     require_checkpoints(cfg, specs, (*gt.models, gt.reference))
@@ -335,27 +395,24 @@ def run_ground_truth(cfg: StudyConfig, specs: Sequence[CrossbarSpec], device: st
                                 "float_top1": float((float_pred == y).double().mean())}
     report["settings"] = {}
     correct: dict[str, dict[str, torch.Tensor]] = {}
-
-    def compared(tile: CrossbarSpec, name: str) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
-        net, x, y = data[name]
-        float_top1 = report["nets"][name]["float_top1"]
-
-        def compute() -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
-            right: dict[str, torch.Tensor] = {}
-            entry = compare_models(net, x, y, cfg, tile, gt.reference, list(gt.models),
-                                   device, log=log, float_top1=float_top1, label=name,
-                                   correct=right)
-            return entry, right
-        return store.get_or_compute(
-            "ground_truth", _unit_inputs(cfg, tile, name, x, y, gt.reference, gt.models,
-                                         device, float_top1=float_top1), compute)
-
-    for tile in specs:
-        report["settings"][tile.label] = {}
-        for name in gt.nets:
-            entry, right = compared(tile, name)
-            report["settings"][tile.label][name] = entry
-            correct[f"{tile.label} {name}"] = right
+    cells = [(tile, name) for tile in specs for name in gt.nets]
+    shards = {name: image_shards(len(data[name][2]), cfg.shard_images) for name in gt.nets}
+    units = [Unit("ground_truth.shard",
+                  _unit_inputs(cfg, tile, name, data[name][1][sl], data[name][2][sl],
+                               gt.reference, gt.models, device),
+                  score_shard, (data[name][0], data[name][1][sl], cfg, tile, gt.reference,
+                                list(gt.models), device),
+                  {"log": log, "label": name if len(shards[name]) == 1
+                   else f"{name}[{sl.start}:{sl.stop}]"})
+             for tile, name in cells for sl in shards[name]]
+    results = iter(run_units(units, store, cfg.scheduler))
+    for tile, name in cells:
+        done = [next(results) for _ in shards[name]]
+        right: dict[str, torch.Tensor] = {}
+        report["settings"].setdefault(tile.label, {})[name] = combine_shards(
+            done, data[name][2], gt.reference, gt.models,
+            float_top1=report["nets"][name]["float_top1"], correct=right)
+        correct[f"{tile.label} {name}"] = right
     report["headline"] = ground_truth_report.headline(report["settings"], gt.reference,
                                                       list(gt.models), correct)
     if gt.spice_check_images:
@@ -364,16 +421,16 @@ def run_ground_truth(cfg: StudyConfig, specs: Sequence[CrossbarSpec], device: st
         net, x, y = data[gt.spice_check_net]
         xs, ys = x[: gt.spice_check_images].double(), y[: gt.spice_check_images]
         net64 = copy.deepcopy(net).double()
+        units = [Unit("ground_truth.spice_check",
+                      _unit_inputs(cfg, tile, gt.spice_check_net, xs, ys, "spice", gt.models,
+                                   device, checked=gt.reference),
+                      score_shard, (net64, xs, cfg, tile, "spice", list(gt.models), device),
+                      {"checked": gt.reference, "log": log, "label": gt.spice_check_net})
+                 for tile in spice_specs]
         check: dict[str, Any] = {}
         passed = True
-        for tile in spice_specs:
-            entry = store.get_or_compute(
-                "ground_truth.spice_check",
-                _unit_inputs(cfg, tile, gt.spice_check_net, xs, ys, "spice", gt.models,
-                             device, checked=gt.reference),
-                lambda tile=tile: compare_models(net64, xs, ys, cfg, tile, "spice",
-                                                 list(gt.models), device, checked=gt.reference,
-                                                 log=log, label=gt.spice_check_net))
+        for tile, shard in zip(spice_specs, run_units(units, store, cfg.scheduler)):
+            entry = combine_shards([shard], ys, "spice", gt.models, checked=gt.reference)
             ref = entry[gt.reference]
             passed = passed and ref["agreement"] == 1.0 and all(
                 v["max_rel_error"] <= SPICE_CHECK_TOLERANCE for v in ref["layers"].values())

@@ -30,7 +30,7 @@ def test_study_section_round_trips_exactly() -> None:
     section = {
         "crossbar_model": "geniex", "models": ["analytical", "geniex"], "settings": [{"v_read_max": 0.25}, {"rows": 64, "cols": 64, "g_on": 4.0e-05}],
         "test_subset": 200, "batch_size": 50, "nets_dir": "models/nets",
-        "seed": 3,
+        "seed": 3, "shard_images": 50, "scheduler": "tcp://10.0.0.2:8786",
         "sim": {"weight_bits": 8, "input_bits": 8, "bits_per_slice": 2, "bits_per_stream": 1,
                 "adc_bits": 9, "negative_weights": "differential", "weight_scale": "per_layer",
                 "mapping": "mdm",
