@@ -17,6 +17,7 @@ from typing import Callable
 
 from spice_netlists import CrossbarSpec
 from surrogate.analytical import AnalyticalDeviceModel, AnalyticalModel
+from surrogate.analytical_cell import AnalyticalCellModel
 from surrogate.base import CrossbarModel
 from surrogate.ideal import IdealModel
 
@@ -45,6 +46,7 @@ MODEL_FACTORIES: dict[str, Callable[[CrossbarSpec, str | Path | None], CrossbarM
     "ideal": lambda spec, _: IdealModel(spec),
     "analytical": lambda spec, _: AnalyticalModel(spec),
     "analytical_device": lambda spec, _: AnalyticalDeviceModel(spec),
+    "analytical_cell": lambda spec, _: AnalyticalCellModel(spec),
     "geniex": _geniex,
     "spice": _spice,
     "circuit": _circuit,
@@ -57,7 +59,10 @@ def make_model(name: str, spec: CrossbarSpec, checkpoint: str | Path | None = No
 
     ``analytical`` is GENIEx's analytical model (the exact linear network, devices
     linear); ``analytical_device`` is the same network with the device I–V applied to
-    the inputs (``spec.device_drive(v)ᵀ·G_eff``), equally cheap per MVM. ``circuit`` is
+    the inputs (``spec.device_drive(v)ᵀ·G_eff``), equally cheap per MVM;
+    ``analytical_cell`` applies each device's law at its own cell's voltage in the linear
+    network, with one correction through the wires (:mod:`surrogate.analytical_cell`).
+    ``circuit`` is
     the exact nonlinear network (every parasitic and the device I–V solved together),
     ngspice's answer at a fraction of its cost; ``spice`` is ngspice itself.
 
@@ -70,4 +75,4 @@ def make_model(name: str, spec: CrossbarSpec, checkpoint: str | Path | None = No
     return MODEL_FACTORIES[name](spec, checkpoint)
 
 
-__all__ = ["MODEL_FACTORIES", "MODEL_NAMES", "AnalyticalDeviceModel", "AnalyticalModel", "CrossbarModel", "IdealModel", "make_model"]
+__all__ = ["MODEL_FACTORIES", "MODEL_NAMES", "AnalyticalCellModel", "AnalyticalDeviceModel", "AnalyticalModel", "CrossbarModel", "IdealModel", "make_model"]

@@ -128,8 +128,8 @@ class GroundTruthConfig(ConfigSection):
 
     enabled: bool = True
     nets: tuple[str, ...] = ("digits_mlp", "mnist_resnet")
-    models: tuple[str, ...] = ("ideal", "analytical", "analytical_device", "geniex",
-                               "geniex_workload")
+    models: tuple[str, ...] = ("ideal", "analytical", "analytical_device", "analytical_cell",
+                               "geniex", "geniex_workload")
     reference: str = "circuit"
     max_images: dict[str, int] = field(default_factory=lambda: {"mnist_resnet": 200})
     spice_check_net: str = "digits_mlp"

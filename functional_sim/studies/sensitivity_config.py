@@ -102,7 +102,8 @@ class SensitivityConfig(ConfigSection):
     images: int = 120
     setting: str = ""
     reference: str = "circuit"
-    models: tuple[str, ...] = ("ideal", "analytical", "analytical_device", "geniex")
+    models: tuple[str, ...] = ("ideal", "analytical", "analytical_device", "analytical_cell",
+                               "geniex")
     seeds: tuple[int, ...] = (0,)
     sweeps: dict = field(  # name -> SweepConfig (a plain dict hint: built here)
         default_factory=lambda: {k: SweepConfig.from_dict(v) for k, v in DEFAULT_SWEEPS.items()})

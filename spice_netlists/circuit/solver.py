@@ -264,6 +264,16 @@ def _newton(spec: CrossbarSpec, net: WireNetwork, v: torch.Tensor, g: torch.Tens
                           cg_iterations=cg_total, solved=len(v))
 
 
+def solve_wire_system(net: WireNetwork, g: torch.Tensor, b: torch.Tensor,
+                      rtol: float = 1e-13, max_iter: int = 10_000) -> torch.Tensor:
+    """``G∘w`` for the linear crossbar ``(I + K·G) w = b``: ``w`` (B, R, C) is the cell
+    voltages of a crossbar whose cells are the linear conductances ``g`` (B, R, C) when
+    the wires see the source ``b`` (for inputs ``v``, ``b = v·1ᵀ``), so ``w = b −
+    K(G∘w)``. float64; Jacobi-preconditioned CG to the relative residual ``rtol``."""
+    settings = SolverSettings(cg_rtol=rtol, max_cg=max_iter, cg_float32=False)
+    return _newton_step(net, g, b, settings)[0]
+
+
 def fused_available() -> str | None:
     """None where the fused kernels can run here, else why not (numba missing or
     broken: ``auto`` then solves with torch)."""

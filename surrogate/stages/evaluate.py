@@ -2,7 +2,8 @@
 
 ``python -m surrogate.stages.evaluate --params params.yaml`` evaluates ``ideal``,
 ``analytical``, ``analytical_device`` (the analytical network with the device I–V on
-its inputs) and every GENIEx variant of params (checkpoints
+its inputs), ``analytical_cell`` (the device law at each cell's own voltage, with one
+correction through the wires) and every GENIEx variant of params (checkpoints
 ``<models_dir>/<variant>/<tag>.pt``) on ``<data_dir>/<tag>/test`` for each tag, and on
 ``<dir>/<tag>/test`` for each entry ``<name>: <dir>`` of ``extra_test_sets`` and on
 ``<data_dir>/<tag>/<name>`` for each held-out set ``<name>`` of ``datagen.held_out``
@@ -14,10 +15,15 @@ its inputs) and every GENIEx variant of params (checkpoints
       {"<model>": {"<rows>x<cols>/<device>/<v>V": {"rmse_uA": …, "rmse_pct_fs": …},
                    "<rows>x<cols>/<device>/<v>V/<name>": {…}},      # extra and held-out sets
        "analytical_over_geniex": {"<label>": analytical RMSE / geniex RMSE},
-       "geniex_over_analytical_device": {"<label>": geniex RMSE / analytical_device RMSE}}
+       "geniex_over_analytical_device": {"<label>": geniex RMSE / analytical_device RMSE},
+       "best_physics": {"<label>": the best of PHYSICS_MODELS there},
+       "geniex_over_best_physics": {"<label>": geniex RMSE / that model's RMSE}}
 
   A ``geniex_over_analytical_device`` ratio below 1 says the learned surrogate beats the
   physics it is built on, on that test set; above 1 it does worse there.
+  ``geniex_over_best_physics`` holds it to the best cheap physics model of the set
+  (``analytical``, ``analytical_device`` or ``analytical_cell``): above 1, a physics
+  model without learning is better there.
 
 * plot data and PNGs under ``<reports_dir>/plots/`` (see :mod:`surrogate.stages.plots`).
 
@@ -37,6 +43,7 @@ import torch
 
 from datagen.dataset import CrossbarDataset, load_dataset
 from surrogate.analytical import AnalyticalDeviceModel, AnalyticalModel, effective_conductance
+from surrogate.analytical_cell import AnalyticalCellModel
 from surrogate.base import CrossbarModel
 from surrogate.checkpoint import load_geniex
 from surrogate.ideal import IdealModel
@@ -77,6 +84,9 @@ def rmse_entry(pred: np.ndarray, spice: np.ndarray, full_scale: float) -> dict[s
     return {"rmse_uA": rmse * 1e6, "rmse_pct_fs": rmse / full_scale * 100.0}
 
 
+#: the cheap physics models (no learning) GENIEx is held to
+PHYSICS_MODELS = ("analytical", "analytical_device", "analytical_cell")
+
 #: the floor of a ratio's denominator (µA): a model that is exact gives a large, finite ratio
 RATIO_FLOOR_UA = 1e-30
 
@@ -91,30 +101,50 @@ def rmse_ratios(report: Mapping[str, Mapping[str, Mapping[str, float]]], numerat
             for label in report[numerator]}
 
 
+def best_physics(report: Mapping[str, Mapping[str, Mapping[str, float]]]) -> dict[str, str]:
+    """``{label: the physics model of PHYSICS_MODELS with the lowest RMSE there}`` (the
+    models the report has; ties go to the earlier one)."""
+    present = [m for m in PHYSICS_MODELS if m in report]
+    labels = report[present[0]] if present else {}
+    return {label: min(present, key=lambda m: report[m][label]["rmse_uA"]) for label in labels}
+
+
+def over_best_physics(report: Mapping[str, Any], numerator: str,
+                      best: Mapping[str, str]) -> dict[str, float]:
+    """``{label: RMSE of numerator / RMSE of best[label]}`` (floored as
+    :func:`rmse_ratios`)."""
+    return {label: report[numerator][label]["rmse_uA"]
+            / max(report[best[label]][label]["rmse_uA"], RATIO_FLOOR_UA)
+            for label in report[numerator] if label in best}
+
+
 def rmse_table(report: Mapping[str, Any]) -> str:
     """The report as a Markdown table: one row per test set (``<label>`` is the
     in-distribution set, ``<label>/<name>`` a held-out one), one column per model, RMSE in
-    % of full scale; the last column is geniex's RMSE over analytical_device's (below 1:
-    geniex is better)."""
+    % of full scale; then geniex's RMSE over analytical_device's and, where the report
+    has it, over the best physics model's (below 1: geniex is better)."""
     models = [m for m, v in report.items() if isinstance(v, Mapping)
               and all(isinstance(e, Mapping) for e in v.values())]
     labels = list(report[models[0]]) if models else []
-    ratio = report.get("geniex_over_analytical_device", {})
-    head = ["test set", *models, "geniex / analytical_device"]
+    ratios = [("geniex / analytical_device", report.get("geniex_over_analytical_device", {}))]
+    if "geniex_over_best_physics" in report:
+        ratios.append(("geniex / best physics", report["geniex_over_best_physics"]))
+    head = ["test set", *models, *(name for name, _ in ratios)]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for label in labels:
         cells = [f"{report[m][label]['rmse_pct_fs']:.4f}" for m in models]
-        last = f"{ratio[label]:.2f}" if label in ratio else "–"
-        lines.append(f"| {label} | " + " | ".join(cells) + f" | {last} |")
+        cells += [f"{ratio[label]:.2f}" if label in ratio else "–" for _, ratio in ratios]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n\nRMSE of column currents, % of full scale (rows·g_on·v_read_max).\n"
 
 
 def models_for(params: SurrogateParams, tag: str, ds: CrossbarDataset) -> dict[str, CrossbarModel]:
-    """ideal, analytical, analytical_device and every GENIEx variant, for the test
-    set's spec."""
+    """ideal, analytical, analytical_device, analytical_cell and every GENIEx variant,
+    for the test set's spec."""
     models: dict[str, CrossbarModel] = {"ideal": IdealModel(ds.spec),
                                         "analytical": AnalyticalModel(ds.spec),
-                                        "analytical_device": AnalyticalDeviceModel(ds.spec)}
+                                        "analytical_device": AnalyticalDeviceModel(ds.spec),
+                                        "analytical_cell": AnalyticalCellModel(ds.spec)}
     for variant in params.variants:
         models[variant] = load_geniex(params.checkpoint(variant, tag), ds.spec)
     return models
@@ -145,6 +175,9 @@ def run(params: SurrogateParams) -> dict[str, dict[str, object]]:
     report["analytical_over_geniex"] = rmse_ratios(report, "analytical", MAIN_VARIANT)
     report["geniex_over_analytical_device"] = rmse_ratios(report, MAIN_VARIANT,
                                                           "analytical_device")
+    report["best_physics"] = best_physics(report)
+    report["geniex_over_best_physics"] = over_best_physics(report, MAIN_VARIANT,
+                                                           report["best_physics"])
     reports = Path(params.reports_dir)
     reports.mkdir(parents=True, exist_ok=True)
     (reports / "rmse.json").write_text(json.dumps(report, indent=2) + "\n")

@@ -30,12 +30,15 @@ def _edges(rows, cols, r_source, r_sink, r_wire_row, r_wire_col):
 
 
 def solve_crossbar(v, g, *, r_source, r_sink, r_wire_row, r_wire_col, sinh_a=None,
-                   tol=1e-15, max_iter=100):
+                   tol=1e-15, max_iter=100, cell_sources=None, return_cell_voltages=False):
     """Column currents (A) of one crossbar sample.
 
     v: (rows,) V; g: (rows, cols) S; sinh_a None for linear devices, else the sinh
-    nonlinearity a (I = g·sinh(a·V)/a).
+    nonlinearity a (I = g·sinh(a·V)/a). cell_sources: (rows, cols) A, current sources in
+    parallel with the cells, from row node to column node. With
+    return_cell_voltages: (currents, (rows, cols) voltage across each cell).
     """
+    s_cell = np.zeros(g.shape) if cell_sources is None else np.asarray(cell_sources, float)
     rows, cols = g.shape
     res, dev = _edges(rows, cols, r_source, r_sink, r_wire_row, r_wire_col)
     parent: dict = {}
@@ -88,16 +91,17 @@ def solve_crossbar(v, g, *, r_source, r_sink, r_wire_row, r_wire_col, sinh_a=Non
         for a, b, c in cond_edges:
             d = volt(a, x) - volt(b, x)
             stamp(a, b, c * d, c)
-        for a, b, c in dev_edges:
+        for (a, b, c), (_, _, i, j) in zip(dev_edges, dev):
             d = volt(a, x) - volt(b, x)
             if sinh_a is None:
-                stamp(a, b, c * d, c)
+                stamp(a, b, c * d + s_cell[i, j], c)
             else:
-                stamp(a, b, c * np.sinh(sinh_a * d) / sinh_a, c * np.cosh(sinh_a * d))
+                stamp(a, b, c * np.sinh(sinh_a * d) / sinh_a + s_cell[i, j],
+                      c * np.cosh(sinh_a * d))
         return f, sp.csc_matrix((vv, (rr, cc)), shape=(n, n))
 
     x = np.zeros(n)
-    for _ in range(max_iter if sinh_a is not None else 1):
+    for _ in range(max_iter if sinh_a is not None else 1):  # linear: one solve is exact
         f, jac = residual_and_jacobian(x)
         dx = spla.spsolve(jac, -f) if n else np.zeros(0)
         x = x + dx
@@ -116,4 +120,13 @@ def solve_crossbar(v, g, *, r_source, r_sink, r_wire_row, r_wire_col, sinh_a=Non
                 if dst in sense and src not in sense:
                     d = volt(a, x) - volt(b, x)
                     out[sense[dst]] += sign * c * np.sinh(sinh_a * d) / sinh_a
+    for (a, b, _), (_, _, i, j) in zip(dev_edges, dev):     # sources that reach a sense node
+        for src, dst, sign in ((a, b, 1.0), (b, a, -1.0)):
+            if dst in sense and src not in sense:
+                out[sense[dst]] += sign * s_cell[i, j]
+    if return_cell_voltages:
+        cells = np.zeros(g.shape)
+        for (a, b, _), (_, _, i, j) in zip(dev_edges, dev):
+            cells[i, j] = volt(a, x) - volt(b, x)
+        return out, cells
     return out

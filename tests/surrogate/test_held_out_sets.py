@@ -119,9 +119,11 @@ def test_every_model_is_scored_on_every_held_out_set(stage) -> None:
     train.main(["--params", str(stage)])
     evaluate.main(["--params", str(stage)])
     report = json.loads((stage.parent / "reports" / "rmse.json").read_text())
-    models = ["ideal", "analytical", "analytical_device", "geniex", "geniex_published"]
+    models = ["ideal", "analytical", "analytical_device", "analytical_cell", "geniex",
+              "geniex_published"]
     assert sorted(report) == sorted(models + ["analytical_over_geniex",
-                                              "geniex_over_analytical_device"])
+                                              "geniex_over_analytical_device",
+                                              "best_physics", "geniex_over_best_physics"])
     main_labels = [CROSSBAR.with_(v_read_max=v).label for v in VOLTAGES]
     labels = sorted(main_labels + [f"{label}/{name}" for label in main_labels for name in HELD_OUT])
     for model in models:
@@ -135,6 +137,14 @@ def test_every_model_is_scored_on_every_held_out_set(stage) -> None:
         for label in labels:
             assert report[section][label] == pytest.approx(
                 report[num][label]["rmse_uA"] / report[den][label]["rmse_uA"])
+    for label in labels:                 # GENIEx held to the best cheap physics of each set
+        best = report["best_physics"][label]
+        assert best in ("analytical", "analytical_device", "analytical_cell")
+        assert report[best][label]["rmse_uA"] == min(
+            report[m][label]["rmse_uA"] for m in ("analytical", "analytical_device",
+                                                 "analytical_cell"))
+        assert report["geniex_over_best_physics"][label] == pytest.approx(
+            report["geniex"][label]["rmse_uA"] / report[best][label]["rmse_uA"])
     parity = (stage.parent / "reports" / "plots" / "parity" / "geniex.csv").read_text()
     assert all(f"{label}," in parity for label in labels)  # the new sets show in the plots
 

@@ -86,10 +86,12 @@ def test_train_then_evaluate_write_checkpoints_curves_and_rmse_report(params_fil
             load_dataset(alt).identity != load_dataset(params.train_dir(tag(spec))).identity
     evaluate.main(["--params", str(params_file)])
     report = json.loads((params_file.parent / "reports" / "rmse.json").read_text())
-    models = ["ideal", "analytical", "analytical_device", "geniex", "geniex_published",
+    models = ["ideal", "analytical", "analytical_device", "analytical_cell", "geniex",
+              "geniex_published",
               "geniex_residual", "geniex_alt"]
     assert sorted(report) == sorted(models + ["analytical_over_geniex",
-                                              "geniex_over_analytical_device"])
+                                              "geniex_over_analytical_device",
+                                              "best_physics", "geniex_over_best_physics"])
     main_labels = ["4x4/sinh/Ron100k/0.5V", "8x8/sinh/Ron100k/0.5V"]
     labels = sorted(main_labels + [f"{label}/alt" for label in main_labels])
     for model in models:
@@ -121,8 +123,9 @@ def test_bench_reports_every_model_at_every_size(capsys) -> None:
     result = bench.run(BenchParams(sizes=[4, 6], tiles=2, vectors=3, repeats=1, hidden=[8]))
     assert sorted(result) == ["4x4", "6x6"]
     for r in result.values():
-        assert all(r[name] > 0 for name in ("ideal", "analytical", "geniex", "published"))
-    assert capsys.readouterr().out.count("MVMs/s") == 8
+        assert all(r[name] > 0 for name in ("ideal", "analytical", "analytical_cell",
+                                            "geniex", "published"))
+    assert capsys.readouterr().out.count("MVMs/s") == 10
 
 
 def test_missing_data_directories_are_named_before_any_work(params_file, tmp_path) -> None:
@@ -331,3 +334,9 @@ def test_rmse_table_has_a_row_per_test_set_and_the_geniex_ratio() -> None:
     assert table[0] == "| test set | ideal | geniex | geniex / analytical_device |"
     assert table[2] == "| 4x4/sinh/Ron100k/0.5V | 0.5000 | 0.0500 | 0.25 |"
     assert table[3] == "| 4x4/sinh/Ron100k/0.5V/dense | 1.0000 | 0.1500 | – |"
+    report["geniex_over_best_physics"] = {"4x4/sinh/Ron100k/0.5V/dense": 1.5}
+    table = rmse_table(report).splitlines()
+    assert table[0] == ("| test set | ideal | geniex | geniex / analytical_device | "
+                        "geniex / best physics |")
+    assert table[2] == "| 4x4/sinh/Ron100k/0.5V | 0.5000 | 0.0500 | 0.25 | – |"
+    assert table[3] == "| 4x4/sinh/Ron100k/0.5V/dense | 1.0000 | 0.1500 | – | 1.50 |"
