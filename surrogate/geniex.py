@@ -66,6 +66,7 @@ from spice_netlists import CrossbarSpec
 from spice_netlists.config import (ConfigError, ConfigSection, check_choice, check_int,
                                    check_number)
 from surrogate.analytical import effective_conductance
+from surrogate.analytical_cell import AnalyticalCellModel
 from surrogate.base import CrossbarModel, matvec
 
 
@@ -98,7 +99,7 @@ class Target(ABC):
 
     def baseline_model(self, baseline: str) -> str:
         """The baseline's name (see :attr:`GeniexConfig.baseline_model`)."""
-        return self.linear + ("_device" if baseline == "device" else "")
+        return self.linear + {"device": "_device", "cell": "_cell"}.get(baseline, "")
 
     def _valid(self, i_spice: np.ndarray, i_base: np.ndarray, full_scale: float,
                min_current: float) -> np.ndarray:
@@ -187,7 +188,7 @@ class ResidualTarget(Target):
 TARGET_TABLE: dict[str, Target] = {t.name: t for t in (RatioTarget(), ResidualTarget(),
                                                         RelativeTarget())}
 TARGETS = tuple(TARGET_TABLE)
-BASELINES = ("analytical", "device")
+BASELINES = ("analytical", "device", "cell")
 
 
 def target_for(name: str) -> Target:
@@ -210,9 +211,13 @@ class GeniexConfig(ConfigSection):
             ``relative`` (multiplicative correction to the analytical model); see
             :class:`Target`.
         baseline: the linear model the target corrects: ``analytical`` (devices linear,
-            as GENIEx) or ``device`` (device I–V applied to the inputs, see the module
-            docstring). Left out (``None``): the target's default, ``device`` for
-            residual and relative, ``analytical`` (the published ideal baseline) for ratio.
+            as GENIEx), ``device`` (device I–V applied to the inputs, see the module
+            docstring) or ``cell`` (residual and relative only: the
+            :class:`~surrogate.analytical_cell.AnalyticalCellModel`, each device's law at
+            its own cell's voltage plus one correction through the wires; R·R·C + R·C·C
+            multiply-adds more per MVM). Left out (``None``): the target's default,
+            ``device`` for residual and relative, ``analytical`` (the published ideal
+            baseline) for ratio.
         hidden: hidden layer widths, e.g. ``[500]`` (published) or ``[1024, 1024]``.
         epochs: most training epochs.
         batch_size: samples per Adam step.
@@ -249,6 +254,10 @@ class GeniexConfig(ConfigSection):
         set_("baseline", check_choice("baseline", self.baseline
                                       if self.baseline is not None
                                       else target_for(self.target).default_baseline, BASELINES))
+        if self.baseline == "cell" and not target_for(self.target).uses_g_eff:
+            raise ConfigError("baseline", f"cell corrects the analytical network, so it needs "
+                                          f"the residual or relative target, not "
+                                          f"{self.target!r} (which corrects the ideal model)")
         hidden = self.hidden
         if not isinstance(hidden, (list, tuple)) or not hidden:
             raise ConfigError("hidden", f"must list positive widths, got {hidden!r}")
@@ -351,6 +360,7 @@ class GeniexPrepared:
     h_g: torch.Tensor
     base: torch.Tensor
     out0: torch.Tensor | None
+    cell: Any = None     # baseline ``cell``: the tiles prepared for the cell-voltage model
 
 
 class GeniexModel(CrossbarModel):
@@ -367,6 +377,7 @@ class GeniexModel(CrossbarModel):
         self.net = net.eval()
         self.norm = norm
         self.data_identity = data_identity
+        self._cell = AnalyticalCellModel(spec) if config.baseline == "cell" else None
 
     # --------------------------------------------------------------- scaling
     def scale_g(self, g: torch.Tensor) -> torch.Tensor:
@@ -385,8 +396,9 @@ class GeniexModel(CrossbarModel):
 
     @property
     def uses_g_eff(self) -> bool:  # type: ignore[override]
-        """Residual and relative targets build on ``G_eff``; ratio on G alone."""
-        return self.target.uses_g_eff
+        """Residual and relative targets build on ``G_eff``; ratio on G alone; baseline
+        ``cell`` solves its own network."""
+        return self.target.uses_g_eff and self._cell is None
 
     def base_matrix(self, g: torch.Tensor, g_eff: torch.Tensor | None = None) -> torch.Tensor:
         """G_eff (residual and relative targets; ``g_eff`` if given precomputed) or G
@@ -422,6 +434,8 @@ class GeniexModel(CrossbarModel):
         net = self._net_on(g.device)
         h_g = net.g_part(self.scale_g(g).to(torch.float32))
         out0 = net.head(h_g) if self.target.zero_offset else None
+        if self._cell is not None:
+            return GeniexPrepared(h_g=h_g, base=g, out0=out0, cell=self._cell.prepare(g))
         return GeniexPrepared(h_g=h_g, base=self.base_matrix(g, g_eff), out0=out0)
 
     @torch.no_grad()
@@ -436,6 +450,8 @@ class GeniexModel(CrossbarModel):
         else:
             hidden = hidden + h_g          # v has fewer leading dims than the tiles
         out = net.tail(hidden.relu_())
+        if prepared.cell is not None:
+            return self._currents(self._cell.mvm(prepared.cell, v), out, prepared.out0)
         return self._currents(self.base_current(v, prepared.base), out, prepared.out0)
 
     @torch.no_grad()
@@ -448,5 +464,7 @@ class GeniexModel(CrossbarModel):
         vs = self.scale_v(v).to(torch.float32)
         out = net.full(gs, vs)
         out0 = net.full(gs, torch.zeros_like(vs)) if self.target.zero_offset else None
+        if self._cell is not None:
+            return self._currents(self._cell.mvm(self._cell.prepare(g), v), out, out0)
         base = self.base_matrix(g) if base is None else base
         return self._currents(self.base_current(v, base), out, out0)

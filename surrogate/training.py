@@ -27,6 +27,7 @@ from sklearn.model_selection import train_test_split
 from tqdm import tqdm
 
 from spice_netlists import CrossbarSpec
+from surrogate.analytical_cell import AnalyticalCellModel
 from surrogate.analytical import effective_conductance
 from surrogate.geniex import GeniexConfig, GeniexModel, GeniexNet, Normalisation
 
@@ -108,8 +109,14 @@ def base_currents(config: GeniexConfig, spec: CrossbarSpec, v: np.ndarray,
                   g: np.ndarray, g_eff: np.ndarray | None = None) -> np.ndarray:
     """The baseline currents (M, C) the config's target corrects: the ideal model for
     ``ratio``, else the analytical one; device I–V on the inputs for baseline
-    ``device``. Equals :meth:`GeniexModel.base_current` on the same samples.
-    ``g_eff``: the samples' :func:`sample_g_eff`, if already computed."""
+    ``device``; the cell-voltage model for baseline ``cell``. Equals the baseline
+    :class:`GeniexModel` computes on the same samples. ``g_eff``: the samples'
+    :func:`sample_g_eff`, if already computed (baseline ``cell`` does not use it)."""
+    if config.baseline == "cell":
+        model = AnalyticalCellModel(spec)
+        vt = torch.from_numpy(np.ascontiguousarray(v, dtype=np.float64))
+        gt = torch.from_numpy(np.ascontiguousarray(g, dtype=np.float64))
+        return model.mvm(model.prepare(gt), vt).numpy()
     ideal, an = linear_currents(spec, v, g, analytical=config.target_obj.uses_g_eff,
                                 device=config.baseline == "device", g_eff=g_eff)
     return ideal if an is None else an

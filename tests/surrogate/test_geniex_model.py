@@ -331,3 +331,33 @@ def test_target_inverse_undoes_forward_where_labels_count(name: str) -> None:
     np.testing.assert_allclose(back, i_spice, rtol=1e-12)
     with pytest.raises(ValueError, match="target"):
         target_for("ratios")
+
+
+# ------------------------------------------------- the cell-voltage baseline (``cell``)
+@pytest.mark.parametrize("target", ["residual", "relative"])
+def test_the_cell_baseline_is_the_cell_voltage_model(target: str, tmp_path) -> None:
+    v, g = inputs(t=2, b=3)
+    model = untrained(target, baseline="cell")
+    assert model.config.baseline_model == "analytical_cell" and not model.uses_g_eff
+    zero = model.mvm(model.prepare(g), torch.zeros(2, 2, SPEC.rows, dtype=torch.float64))
+    assert torch.equal(zero, torch.zeros_like(zero))          # no drive, no current
+    cached = model.mvm(model.prepare(g), v)
+    full = model.full_forward(v, g.expand(3, *g.shape))
+    torch.testing.assert_close(cached, full, rtol=1e-5, atol=fs_atol(SPEC, 1e-6))
+    with torch.no_grad():
+        model.net.out.weight.zero_()           # residual 0, relative δ = 0: the baseline
+        model.net.out.bias.zero_()
+    cell = make_model("analytical_cell", SPEC)
+    # the same solves: equal to CG's tolerance, far below the currents' size
+    torch.testing.assert_close(model(v, g), cell(v, g), rtol=1e-10, atol=fs_atol(SPEC, 1e-12))
+    got = base_currents(model.config, SPEC, v[0].numpy(), g.numpy())
+    np.testing.assert_allclose(got, cell(v[0], g).numpy(), rtol=1e-10,
+                               atol=float(fs_atol(SPEC, 1e-12)))
+    save_geniex(model, tmp_path / "cell.pt")
+    assert load_geniex(tmp_path / "cell.pt", SPEC).config.baseline == "cell"
+
+
+def test_the_cell_baseline_needs_a_target_on_the_analytical_network() -> None:
+    with pytest.raises(ValueError, match=r"baseline cell corrects the analytical network, so "
+                                         r"it needs the residual or relative target, not 'ratio'"):
+        GeniexConfig(target="ratio", baseline="cell")

@@ -315,6 +315,7 @@ def test_the_committed_params_resolve_every_variant_in_full() -> None:
     main = GeniexConfig(target="relative", baseline="device", hidden=(500,), epochs=200,
                         batch_size=256, lr=3e-4, patience=20, seed=0)
     assert params.variants == {"geniex": main, "geniex_workload": main,
+                               "geniex_cell": main.with_(baseline="cell"),
                                "geniex_published": main.with_(target="ratio",
                                                               baseline="analytical", lr=1e-3)}
     assert params.datasets == ("32x32_sinh_Ron100k_0.25V", "32x32_sinh_Ron100k_0.5V")
