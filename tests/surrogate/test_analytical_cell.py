@@ -110,3 +110,13 @@ def test_the_physics_benchmark_prints_a_row_per_setting(capsys) -> None:
         cells = [c.strip() for c in row.strip("|").split("|")]
         assert all(float(x) >= 0 for x in cells[1:4]) and cells[4] in (
             "analytical", "analytical_device", "analytical_cell")
+
+
+def test_the_physics_benchmark_trains_geniex_on_both_baselines(capsys) -> None:
+    from surrogate.stages.physics_bench import compare
+
+    spec = CrossbarSpec(rows=6, cols=5, device="sinh")
+    rmse = compare(spec, samples=8, geniex_samples=48)
+    assert set(rmse) == {"analytical", "analytical_device", "analytical_cell",
+                         "geniex_device", "geniex_cell"}
+    assert all(value >= 0 for value in rmse.values())
