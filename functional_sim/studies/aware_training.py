@@ -139,10 +139,9 @@ def fine_tune(net: nn.Module, sim: SimConfig, model: CrossbarModel, x: torch.Ten
         state = {k: v.detach().clone() for k, v in sim_net.state_dict().items()}
         results.append(after_epoch(epoch, state) if after_epoch is not None else None)
         if keep:
-            store.save(key(epoch), {"weights": state, "optimizer": opt.state_dict(),
+            store.keep(key(epoch), {"weights": state, "optimizer": opt.state_dict(),
                                     "shuffle": gen.get_state(), "torch_rng": torch.get_rng_state(),
                                     "losses": losses, "results": results})
-            store.computed += 1
     return losses, results
 
 

@@ -161,19 +161,25 @@ class UnitStore:
         head = f"{UNIT_FORMAT} {hashlib.sha256(payload).hexdigest()}\n".encode()
         atomic_write_bytes(self._path(key), head + payload)
 
+    def take(self, key: str) -> tuple[bool, Any]:
+        """:meth:`load`, counting a found unit in ``hits``."""
+        found, value = self.load(key)
+        self.hits += found
+        return found, value
+
+    def keep(self, key: str, value: Any) -> Any:
+        """:meth:`save` a computed unit, counting it in ``computed``; returns ``value``."""
+        self.save(key, value)
+        self.computed += 1
+        return value
+
     def get_or_compute(self, what: str, inputs: Mapping[str, Any],
                        compute: Callable[[], T]) -> T:
         """The stored result of unit ``what`` with ``inputs``, or ``compute()``'s, stored
         before it is returned."""
         key = self.key(what, inputs)
-        found, value = self.load(key)
-        if found:
-            self.hits += 1
-            return value
-        value = compute()
-        self.save(key, value)
-        self.computed += 1
-        return value
+        found, value = self.take(key)
+        return value if found else self.keep(key, compute())
 
     def summary(self) -> str:
         """One line: how many units were resumed and computed, and where they are kept."""

@@ -49,24 +49,17 @@ def run_units(units: Sequence[Unit], store: UnitStore, scheduler: str = "") -> l
     todo: list[tuple[int, str]] = []
     for k, unit in enumerate(units):
         key = store.key(unit.what, unit.inputs)
-        found, value = store.load(key)
+        found, value = store.take(key)
         if found:
-            store.hits += 1
             results[k] = value
         else:
             todo.append((k, key))
     if not todo:
         return results
-
-    def keep(k: int, key: str, value: Any) -> None:
-        store.save(key, value)
-        store.computed += 1
-        results[k] = value
-
     if not scheduler:
         for k, key in todo:                    # one at a time, each kept as it ends
             unit = units[k]
-            keep(k, key, unit.fn(*unit.args, **unit.kwargs))
+            results[k] = store.keep(key, unit.fn(*unit.args, **unit.kwargs))
         return results
     with open_executor(scheduler=scheduler) as executor:
         futures: dict[Future, tuple[int, str]] = {
@@ -74,5 +67,5 @@ def run_units(units: Sequence[Unit], store: UnitStore, scheduler: str = "") -> l
             for k, key in todo}
         for fut in as_completed(futures):
             k, key = futures[fut]
-            keep(k, key, fut.result())
+            results[k] = store.keep(key, fut.result())
     return results

@@ -29,7 +29,6 @@ import argparse
 import contextlib
 import os
 import sys
-import traceback
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence
 
