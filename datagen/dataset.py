@@ -12,9 +12,12 @@ A dataset is a directory::
     ...
 
 Each row holds ``sample_id``, ``seed``, ``sampler``, ``ok`` (converged), ``reason``
-(why it failed, '' when ok), ``sim_time_s`` (seconds of solver time, the chunk's
-share), ``v`` (rows volts), ``g`` (rows·cols siemens, row-major) and ``i`` (cols
-amperes; NaN when the sample failed). Failed samples are kept, never dropped.
+(why it failed, '' when ok), ``v`` (rows volts), ``g`` (rows·cols siemens, row-major)
+and ``i`` (cols amperes; NaN when the sample failed). Failed samples are kept, never
+dropped. A shard holds nothing that depends on when or how fast it was made (solver
+time goes to the sweep's summary), so the same sweep writes the same bytes and DVC
+gives its output the same hash on every run; shards of older versions carry a
+``sim_time_s`` column, which is read past.
 
 Every file is written to a unique temporary name in its directory
 (``.<name>.<pid>.<random>.tmp``) and renamed into place, so neither a killed writer
@@ -45,7 +48,7 @@ import yaml
 
 from spice_netlists import CrossbarSpec
 
-META_COLUMNS = ("sample_id", "seed", "sampler", "ok", "reason", "sim_time_s")
+META_COLUMNS = ("sample_id", "seed", "sampler", "ok", "reason")
 SPEC_FILE = "spec.yaml"
 SWEEP_FILE = "sweep.yaml"
 MANIFEST_FILE = "manifest.json"

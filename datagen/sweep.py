@@ -290,7 +290,6 @@ def _run_one_chunk(spec: CrossbarSpec, cfg: SweepConfig, k: int, lo: int, hi: in
         "sampler": cfg.sampler.name,
         "ok": res.ok,
         "reason": res.reason,
-        "sim_time_s": np.full(hi - lo, res.seconds / (hi - lo)),
     })
     path = shard_path(out, k)
     digest = write_shard(path, spec, v, g, res.i, meta)

@@ -39,7 +39,6 @@ def test_circuit_sweep_equals_ngspice_in_the_same_format_and_records_its_check(
     ds = load_dataset(tmp_path / "circuit")
     assert len(ds) == 24 and ds.meta["ok"].all() and (ds.meta["reason"] == "").all()
     assert (ds.meta["seed"] == 7).all() and (ds.meta["sampler"] == "uniform").all()
-    assert (ds.meta["sim_time_s"] > 0).all()
     ref = datagen.simulate(spec, ds.v, ds.g, workers=1)
     assert np.max(np.abs(ds.i - ref)) <= 1e-9 * np.max(np.abs(ref))
 

@@ -33,7 +33,7 @@ def write_dataset(directory, spec: CrossbarSpec, m: int, seed: int) -> None:
     i = datagen.simulate(spec, v, g, workers=2)
     ok = np.all(np.isfinite(i), axis=1)
     meta = pd.DataFrame({"sample_id": np.arange(m), "seed": seed, "sampler": "uniform",
-                         "ok": ok, "reason": "", "sim_time_s": 0.0})[list(META_COLUMNS)]
+                         "ok": ok, "reason": ""})[list(META_COLUMNS)]
     directory.mkdir(parents=True)
     spec.save(directory / SPEC_FILE)
     write_shard(shard_path(directory, 0), spec, v, g, i, meta)
@@ -198,7 +198,7 @@ def write_synthetic_dataset(directory, spec: CrossbarSpec, m: int, seed: int) ->
     i = AnalyticalDeviceModel(spec)(torch.from_numpy(v), torch.from_numpy(g)).numpy()
     i = i * (1.0 + 0.01 * rng.standard_normal(i.shape))
     meta = pd.DataFrame({"sample_id": np.arange(m), "seed": seed, "sampler": "uniform",
-                         "ok": True, "reason": "", "sim_time_s": 0.0})[list(META_COLUMNS)]
+                         "ok": True, "reason": ""})[list(META_COLUMNS)]
     directory.mkdir(parents=True)
     spec.save(directory / SPEC_FILE)
     write_shard(shard_path(directory, 0), spec, v, g, i, meta)
