@@ -35,6 +35,9 @@ raising the ``min_*`` knobs makes a sparse set (e.g. bit-level reads at sparsity
   pool has enough of them (with replacement otherwise); a pool that stores the spec it
   was recorded for (``spec``, YAML) is refused for a spec of another size, conductance
   range or read voltage.
+- ``structured``: tiles with spatial structure, built to break a surrogate (corner
+  blocks, column blocks, two-state devices, one-hot inputs, …): ``pattern`` names one of
+  :data:`datagen.structured.PATTERNS`, whose docstring says what each draws.
 """
 
 from __future__ import annotations
@@ -47,17 +50,18 @@ import numpy as np
 import yaml
 
 from datagen.fields import SweepFieldError
+from datagen.structured import PATTERNS, draw_pattern
 from spice_netlists import CrossbarSpec
 from spice_netlists.config import check_choice, check_int, check_number, check_str
 from spice_netlists.validation import CheckedSection
 
-SAMPLERS = ("uniform", "bitlevel", "coverage", "workload")
+SAMPLERS = ("uniform", "bitlevel", "coverage", "workload", "structured")
 
 #: sampler fields added after datasets were first stamped: left out of a sweep's identity
 #: while at their defaults, so that datasets made before them stay valid
 _LATER_FIELDS = ("min_input_sparsity", "min_weight_sparsity", "dense_fraction",
                  "binary_input_fraction", "level_fraction", "g_mean_low", "g_mean_high",
-                 "g_concentration")
+                 "g_concentration", "pattern")
 
 
 @dataclass(frozen=True)
@@ -99,6 +103,8 @@ class SamplerConfig(CheckedSection):
         workload_pool: path of the .npz (arrays v in V, g in S) the workload sampler draws
             from, or a key registered with :func:`register_workload_pool`; required for
             ``workload``.
+        pattern: structured: which structured family to draw, a name of
+            :data:`datagen.structured.PATTERNS`; required for ``structured``.
     """
 
     error = SweepFieldError
@@ -117,6 +123,7 @@ class SamplerConfig(CheckedSection):
     g_mean_high: float = 0.95
     g_concentration: float = 4.0
     workload_pool: str = ""
+    pattern: str = ""
 
     def check(self) -> None:
         check_choice("name", self.name, SAMPLERS)
@@ -145,6 +152,12 @@ class SamplerConfig(CheckedSection):
         if self.name == "workload" and not self.workload_pool:
             raise SweepFieldError("workload_pool", "must name an .npz pool for the workload "
                                                    "sampler")
+        check_str("pattern", self.pattern)
+        if self.name == "structured":
+            check_choice("pattern", self.pattern, tuple(PATTERNS))
+        elif self.pattern:
+            raise SweepFieldError("pattern", f"is only read by the structured sampler, got "
+                                             f"{self.pattern!r} for {self.name!r}")
 
     def identity(self) -> dict[str, Any]:
         """What decides the samples, as a sweep stamps it: every field, except, for the
@@ -300,9 +313,17 @@ def sample_workload(spec: CrossbarSpec, n: int, rng: np.random.Generator,
     return v[k], g[k]
 
 
+def sample_structured(spec: CrossbarSpec, n: int, rng: np.random.Generator,
+                      cfg: SamplerConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Samples of the structured family ``cfg.pattern`` (:mod:`datagen.structured`),
+    positions scaled to [0, v_read_max] and [g_off, g_on]."""
+    v_pos, g_pos = draw_pattern(cfg.pattern, rng, n, spec.rows, spec.cols)
+    return v_pos * spec.v_read_max, spec.g_off + g_pos * (spec.g_on - spec.g_off)
+
+
 _SAMPLER_FUNCS: dict[str, Callable[..., tuple[np.ndarray, np.ndarray]]] = {
     "uniform": sample_uniform, "bitlevel": sample_bitlevel, "coverage": sample_coverage,
-    "workload": sample_workload,
+    "workload": sample_workload, "structured": sample_structured,
 }
 
 

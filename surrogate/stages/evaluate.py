@@ -135,7 +135,12 @@ def rmse_table(report: Mapping[str, Any]) -> str:
         cells = [f"{report[m][label]['rmse_pct_fs']:.4f}" for m in models]
         cells += [f"{ratio[label]:.2f}" if label in ratio else "–" for _, ratio in ratios]
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n\nRMSE of column currents, % of full scale (rows·g_on·v_read_max).\n"
+    text = "\n".join(lines) + "\n\nRMSE of column currents, % of full scale (rows·g_on·v_read_max).\n"
+    if "geniex_loses_to_physics" in report:
+        losses = report["geniex_loses_to_physics"]
+        text += (f"\ngeniex is worse than the best physics model on {len(losses)} of "
+                 f"{len(labels)} sets" + (f": {', '.join(losses)}" if losses else "") + ".\n")
+    return text
 
 
 def models_for(params: SurrogateParams, tag: str, ds: CrossbarDataset) -> dict[str, CrossbarModel]:
@@ -178,6 +183,8 @@ def run(params: SurrogateParams) -> dict[str, dict[str, object]]:
     report["best_physics"] = best_physics(report)
     report["geniex_over_best_physics"] = over_best_physics(report, MAIN_VARIANT,
                                                            report["best_physics"])
+    report["geniex_loses_to_physics"] = sorted(
+        label for label, ratio in report["geniex_over_best_physics"].items() if ratio > 1)
     reports = Path(params.reports_dir)
     reports.mkdir(parents=True, exist_ok=True)
     (reports / "rmse.json").write_text(json.dumps(report, indent=2) + "\n")

@@ -123,7 +123,8 @@ def test_every_model_is_scored_on_every_held_out_set(stage) -> None:
               "geniex_published"]
     assert sorted(report) == sorted(models + ["analytical_over_geniex",
                                               "geniex_over_analytical_device",
-                                              "best_physics", "geniex_over_best_physics"])
+                                              "best_physics", "geniex_over_best_physics",
+                                              "geniex_loses_to_physics"])
     main_labels = [CROSSBAR.with_(v_read_max=v).label for v in VOLTAGES]
     labels = sorted(main_labels + [f"{label}/{name}" for label in main_labels for name in HELD_OUT])
     for model in models:
@@ -145,6 +146,8 @@ def test_every_model_is_scored_on_every_held_out_set(stage) -> None:
                                                  "analytical_cell"))
         assert report["geniex_over_best_physics"][label] == pytest.approx(
             report["geniex"][label]["rmse_uA"] / report[best][label]["rmse_uA"])
+    assert report["geniex_loses_to_physics"] == sorted(
+        label for label in labels if report["geniex_over_best_physics"][label] > 1)
     parity = (stage.parent / "reports" / "plots" / "parity" / "geniex.csv").read_text()
     assert all(f"{label}," in parity for label in labels)  # the new sets show in the plots
 

@@ -91,7 +91,8 @@ def test_train_then_evaluate_write_checkpoints_curves_and_rmse_report(params_fil
               "geniex_residual", "geniex_alt"]
     assert sorted(report) == sorted(models + ["analytical_over_geniex",
                                               "geniex_over_analytical_device",
-                                              "best_physics", "geniex_over_best_physics"])
+                                              "best_physics", "geniex_over_best_physics",
+                                              "geniex_loses_to_physics"])
     main_labels = ["4x4/sinh/Ron100k/0.5V", "8x8/sinh/Ron100k/0.5V"]
     labels = sorted(main_labels + [f"{label}/alt" for label in main_labels])
     for model in models:
@@ -341,3 +342,7 @@ def test_rmse_table_has_a_row_per_test_set_and_the_geniex_ratio() -> None:
                         "geniex / best physics |")
     assert table[2] == "| 4x4/sinh/Ron100k/0.5V | 0.5000 | 0.0500 | 0.25 | – |"
     assert table[3] == "| 4x4/sinh/Ron100k/0.5V/dense | 1.0000 | 0.1500 | – | 1.50 |"
+    report["geniex_loses_to_physics"] = ["4x4/sinh/Ron100k/0.5V/dense"]
+    assert rmse_table(report).splitlines()[-1] == (
+        "geniex is worse than the best physics model on 1 of 2 sets: "
+        "4x4/sinh/Ron100k/0.5V/dense.")
