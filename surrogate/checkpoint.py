@@ -25,7 +25,7 @@ from typing import Any, Mapping
 import torch
 
 from spice_netlists import CrossbarSpec
-from surrogate.geniex import GeniexConfig, GeniexModel, GeniexNet, Normalisation
+from surrogate.geniex import GeniexConfig, GeniexModel, Normalisation, make_net
 
 FORMAT = "geniex-checkpoint/1"
 
@@ -159,12 +159,12 @@ def load_geniex(path: str | Path, spec: CrossbarSpec | None = None) -> GeniexMod
         if diffs:
             raise SpecMismatchError(f"GENIEx checkpoint {path} was trained for a different "
                                     f"crossbar; differing fields: " + "; ".join(diffs))
-    net = GeniexNet(saved.rows, saved.cols, config.hidden)
+    net = make_net(config, saved.rows, saved.cols)
     try:
         net.load_state_dict(payload["state"])
     except (RuntimeError, KeyError, TypeError) as exc:
         raise CheckpointError(f"GENIEx checkpoint {path}: its weights do not fit a "
-                              f"{saved.rows}x{saved.cols} network with hidden layers "
+                              f"{saved.rows}x{saved.cols} {config.arch} network with hidden layers "
                               f"{config.hidden} ({' '.join(str(exc).split())[:300]}); "
                               f"{_RETRAIN}") from exc
     return GeniexModel(saved, config, net, norm,

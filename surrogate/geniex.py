@@ -218,6 +218,11 @@ class GeniexConfig(ConfigSection):
             multiply-adds more per MVM). Left out (``None``): the target's default,
             ``device`` for residual and relative, ``analytical`` (the published ideal
             baseline) for ratio.
+        arch: the network: ``mlp`` (published: one MLP on ``[G, V]`` of the whole tile,
+            :class:`GeniexNet`) or ``column`` (one small network per column, weights
+            shared by the columns, fed with the column's conductances, the row loads,
+            the inputs and the baseline's column current:
+            :class:`surrogate.column_net.ColumnNet`).
         hidden: hidden layer widths, e.g. ``[500]`` (published) or ``[1024, 1024]``.
         epochs: most training epochs.
         batch_size: samples per Adam step.
@@ -236,6 +241,7 @@ class GeniexConfig(ConfigSection):
 
     target: str = "relative"
     baseline: str | None = None
+    arch: str = "mlp"
     hidden: tuple[int, ...] = (500,)
     epochs: int = 200
     batch_size: int = 256
@@ -258,6 +264,7 @@ class GeniexConfig(ConfigSection):
             raise ConfigError("baseline", f"cell corrects the analytical network, so it needs "
                                           f"the residual or relative target, not "
                                           f"{self.target!r} (which corrects the ideal model)")
+        check_choice("arch", self.arch, tuple(ARCHS))
         hidden = self.hidden
         if not isinstance(hidden, (list, tuple)) or not hidden:
             raise ConfigError("hidden", f"must list positive widths, got {hidden!r}")
@@ -294,11 +301,15 @@ class GeniexConfig(ConfigSection):
 
 
 class GeniexNet(nn.Module):
-    """The MLP, with its first layer split into a G part and a V part.
+    """The MLP, with its first layer split into a G part and a V part (``arch: mlp``).
 
     ``W1 = [W1_G | W1_V]`` acts on ``[g_scaled (R·C), v_scaled (R)]``; :meth:`g_part`
-    is the per-tile half, :meth:`head` the per-MVM rest.
+    is the per-tile half, :meth:`per_input` (or :meth:`head`) the per-MVM rest. Every
+    architecture (:data:`ARCHS`) has ``g_part``, ``per_input``, ``forward``, ``full``,
+    ``macs_per_mvm`` and ``uses_base`` (whether it reads the baseline's currents).
     """
+
+    uses_base = False
 
     def __init__(self, rows: int, cols: int, hidden: "list[int] | tuple[int, ...]") -> None:
         super().__init__()
@@ -324,16 +335,53 @@ class GeniexNet(nn.Module):
         """Outputs (..., C) from first-layer activations (after the ReLU)."""
         return self.out(self.later(hidden))
 
-    def forward(self, g_scaled: torch.Tensor, v_scaled: torch.Tensor) -> torch.Tensor:
+    def per_input(self, h_g: torch.Tensor, v_scaled: torch.Tensor,
+                  base_scaled: torch.Tensor | None = None) -> torch.Tensor:
+        """Outputs (..., C) from the tiles' :meth:`g_part` and the scaled inputs
+        (``base_scaled`` is not read). Without autograd the first layer is summed in
+        place (no extra copy of the batch's hidden activations)."""
+        hidden = torch.nn.functional.linear(v_scaled, self.w_v)
+        if torch.is_grad_enabled():
+            return self.tail(torch.relu(hidden + h_g))
+        if torch.broadcast_shapes(hidden.shape, h_g.shape) == hidden.shape:
+            hidden.add_(h_g)               # the common case, in place
+        else:
+            hidden = hidden + h_g          # v has fewer leading dims than the tiles
+        return self.tail(hidden.relu_())
+
+    def forward(self, g_scaled: torch.Tensor, v_scaled: torch.Tensor,
+                base_scaled: torch.Tensor | None = None) -> torch.Tensor:
         """Outputs (..., C) with the first layer applied per tile then per input."""
         return self.head(self.g_part(g_scaled) + torch.nn.functional.linear(v_scaled, self.w_v))
 
-    def full(self, g_scaled: torch.Tensor, v_scaled: torch.Tensor) -> torch.Tensor:
+    def full(self, g_scaled: torch.Tensor, v_scaled: torch.Tensor,
+             base_scaled: torch.Tensor | None = None) -> torch.Tensor:
         """Outputs the published way: the whole ``(R·C + R)×h`` first layer on the
         concatenated input."""
         w1 = torch.cat([self.w_g, self.w_v], dim=1)
         x = torch.cat([g_scaled, v_scaled], dim=-1)
         return self.head(torch.nn.functional.linear(x, w1, self.b1))
+
+    def macs_per_mvm(self) -> int:
+        """Multiply-adds of one MVM beyond the per-tile part: the first layer's V half
+        and the later layers."""
+        later = sum(m.in_features * m.out_features for m in self.later
+                    if isinstance(m, nn.Linear))
+        return self.w_v.numel() + later + self.out.in_features * self.out.out_features
+
+
+def _column_net(rows: int, cols: int, hidden: "list[int] | tuple[int, ...]") -> nn.Module:
+    from surrogate.column_net import ColumnNet      # a module of its own; imports this one's peers only
+    return ColumnNet(rows, cols, hidden)
+
+
+#: architecture name (``GeniexConfig.arch``) -> builder (rows, cols, hidden) -> network
+ARCHS = {"mlp": GeniexNet, "column": _column_net}
+
+
+def make_net(config: "GeniexConfig", rows: int, cols: int) -> nn.Module:
+    """A freshly initialised network of ``config.arch`` for an R×C tile."""
+    return ARCHS[config.arch](rows, cols, config.hidden)
 
 
 @dataclass
@@ -369,7 +417,7 @@ class GeniexModel(CrossbarModel):
 
     name = "geniex"
 
-    def __init__(self, spec: CrossbarSpec, config: GeniexConfig, net: GeniexNet,
+    def __init__(self, spec: CrossbarSpec, config: GeniexConfig, net: nn.Module,
                  norm: Normalisation, data_identity: str = "") -> None:
         super().__init__(spec)
         self.config = config
@@ -389,7 +437,14 @@ class GeniexModel(CrossbarModel):
         """Voltages (..., R) V -> network inputs (..., R)."""
         return v / self.spec.v_read_max
 
-    def _net_on(self, device: torch.device) -> GeniexNet:
+    def scale_base(self, base_current: torch.Tensor) -> torch.Tensor | None:
+        """Baseline currents (..., C) A -> network inputs in units of full scale
+        (float32), for the architectures that read them (else None)."""
+        if not self.net.uses_base:
+            return None
+        return (base_current / self.spec.full_scale_current).to(torch.float32)
+
+    def _net_on(self, device: torch.device) -> nn.Module:
         if next(self.net.parameters()).device != device:
             self.net = self.net.to(device)
         return self.net
@@ -433,7 +488,13 @@ class GeniexModel(CrossbarModel):
         ``effective_conductance(spec, g)`` (used by residual and relative targets)."""
         net = self._net_on(g.device)
         h_g = net.g_part(self.scale_g(g).to(torch.float32))
-        out0 = net.head(h_g) if self.target.zero_offset else None
+        out0 = None
+        if self.target.zero_offset:          # f(g, 0): zero input, zero baseline current
+            zeros_v = torch.zeros(*g.shape[:-2], self.spec.rows,
+                                  dtype=torch.float32, device=g.device)
+            zeros_b = torch.zeros(*zeros_v.shape[:-1], self.spec.cols,
+                                  dtype=torch.float32, device=g.device)
+            out0 = net.per_input(h_g, zeros_v, zeros_b if net.uses_base else None)
         if self._cell is not None:
             return GeniexPrepared(h_g=h_g, base=g, out0=out0, cell=self._cell.prepare(g))
         return GeniexPrepared(h_g=h_g, base=self.base_matrix(g, g_eff), out0=out0)
@@ -443,16 +504,13 @@ class GeniexModel(CrossbarModel):
         """Currents for ``v`` (..., T, R) or (R,) on tiles prepared from g (T, R, C)
         (leading dimensions broadcast, as :func:`surrogate.base.matvec` does)."""
         net = self._net_on(v.device)
-        hidden = torch.nn.functional.linear(self.scale_v(v).to(torch.float32), net.w_v)
-        h_g = prepared.h_g
-        if torch.broadcast_shapes(hidden.shape, h_g.shape) == hidden.shape:
-            hidden.add_(h_g)               # the common case, in place: no extra copy
-        else:
-            hidden = hidden + h_g          # v has fewer leading dims than the tiles
-        out = net.tail(hidden.relu_())
         if prepared.cell is not None:
-            return self._currents(self._cell.mvm(prepared.cell, v), out, prepared.out0)
-        return self._currents(self.base_current(v, prepared.base), out, prepared.out0)
+            base = self._cell.mvm(prepared.cell, v)
+        else:
+            base = self.base_current(v, prepared.base)
+        out = net.per_input(prepared.h_g, self.scale_v(v).to(torch.float32),
+                            self.scale_base(base))
+        return self._currents(base, out, prepared.out0)
 
     @torch.no_grad()
     def full_forward(self, v: torch.Tensor, g: torch.Tensor, base: torch.Tensor | None = None) -> torch.Tensor:
@@ -462,9 +520,12 @@ class GeniexModel(CrossbarModel):
         net = self._net_on(g.device)
         gs = self.scale_g(g).to(torch.float32)
         vs = self.scale_v(v).to(torch.float32)
-        out = net.full(gs, vs)
-        out0 = net.full(gs, torch.zeros_like(vs)) if self.target.zero_offset else None
         if self._cell is not None:
-            return self._currents(self._cell.mvm(self._cell.prepare(g), v), out, out0)
-        base = self.base_matrix(g) if base is None else base
-        return self._currents(self.base_current(v, base), out, out0)
+            current = self._cell.mvm(self._cell.prepare(g), v)
+        else:
+            current = self.base_current(v, self.base_matrix(g) if base is None else base)
+        bs = self.scale_base(current)
+        out = net.full(gs, vs, bs)
+        out0 = (net.full(gs, torch.zeros_like(vs), None if bs is None else torch.zeros_like(bs))
+                if self.target.zero_offset else None)
+        return self._currents(current, out, out0)

@@ -29,7 +29,7 @@ from tqdm import tqdm
 from spice_netlists import CrossbarSpec
 from surrogate.analytical_cell import AnalyticalCellModel
 from surrogate.analytical import effective_conductance
-from surrogate.geniex import GeniexConfig, GeniexModel, GeniexNet, Normalisation
+from surrogate.geniex import GeniexConfig, GeniexModel, Normalisation, make_net
 
 if TYPE_CHECKING:           # only for annotations: train_nets imports this module too
     from datagen.dataset import CrossbarDataset
@@ -135,6 +135,11 @@ class TrainingData:
     weight: torch.Tensor        # (M, C)
     i_spice: torch.Tensor       # (M, C) A, float64
     i_base: torch.Tensor        # (M, C) A, float64: the baseline (see base_currents)
+    base_scaled: torch.Tensor | None = None   # (M, C) i_base / full scale, float32, for nets that read it
+
+    def base(self, idx: torch.Tensor) -> torch.Tensor | None:
+        """The scaled baseline currents of samples ``idx`` (None when not read)."""
+        return None if self.base_scaled is None else self.base_scaled[idx]
 
 
 def raw_targets(config: GeniexConfig, spec: CrossbarSpec, i_spice: np.ndarray,
@@ -156,11 +161,16 @@ def fit_normalisation(config: GeniexConfig, y: np.ndarray, w: np.ndarray) -> Nor
     return Normalisation(mean=mean, scale=scale if scale > 0 else 1.0)
 
 
-def _outputs(net: GeniexNet, gs: torch.Tensor, vs: torch.Tensor, residual: bool) -> torch.Tensor:
-    """Network outputs for training: per-tile G part shared with the zero-input pass."""
+def _outputs(net: torch.nn.Module, gs: torch.Tensor, vs: torch.Tensor,
+             bs: torch.Tensor | None, residual: bool) -> torch.Tensor:
+    """Network outputs for training: per-tile G part shared with the zero-input pass
+    (zero input, zero baseline current)."""
     pre_g = net.g_part(gs)
-    out = net.head(pre_g + torch.nn.functional.linear(vs, net.w_v))
-    return out - net.head(pre_g) if residual else out
+    out = net.per_input(pre_g, vs, bs)
+    if not residual:
+        return out
+    return out - net.per_input(pre_g, torch.zeros_like(vs),
+                               None if bs is None else torch.zeros_like(bs))
 
 
 def _current_rmse_pct(config: GeniexConfig, norm: Normalisation, spec: CrossbarSpec,
@@ -225,7 +235,7 @@ def _train_geniex(dataset: CrossbarDataset, config: GeniexConfig, *, progress: b
     device = torch.device("cuda" if config.device == "auto" and torch.cuda.is_available()
                           else ("cpu" if config.device == "auto" else config.device))
     torch.manual_seed(config.seed)
-    net = GeniexNet(spec.rows, spec.cols, config.hidden).to(device)
+    net = make_net(config, spec.rows, spec.cols).to(device)
     model = GeniexModel(spec, config, net, norm, data_identity=dataset.identity)
     g_t = torch.from_numpy(ds.g)
     data = TrainingData(
@@ -236,6 +246,8 @@ def _train_geniex(dataset: CrossbarDataset, config: GeniexConfig, *, progress: b
         i_spice=torch.from_numpy(ds.i).to(device),
         i_base=torch.from_numpy(i_base).to(device),
     )
+    if net.uses_base:
+        data.base_scaled = (data.i_base / spec.full_scale_current).float()
     tr = torch.from_numpy(idx_train).to(device)
     va = torch.from_numpy(idx_val).to(device)
     fs = spec.full_scale_current
@@ -252,7 +264,7 @@ def _train_geniex(dataset: CrossbarDataset, config: GeniexConfig, *, progress: b
         total, count = 0.0, 0.0
         for start in range(0, len(order), config.batch_size):
             b = order[start:start + config.batch_size]
-            out = _outputs(net, data.g_scaled[b], data.v_scaled[b], residual)
+            out = _outputs(net, data.g_scaled[b], data.v_scaled[b], data.base(b), residual)
             wb = data.weight[b]
             loss = torch.sum(wb * (out - data.target[b]) ** 2) / wb.sum().clamp_min(1.0)
             opt.zero_grad(set_to_none=True)
@@ -262,8 +274,8 @@ def _train_geniex(dataset: CrossbarDataset, config: GeniexConfig, *, progress: b
             count += float(wb.sum())
         net.eval()
         with torch.no_grad():
-            out = torch.cat([_outputs(net, data.g_scaled[b], data.v_scaled[b], residual)
-                             for b in va.split(4096)])
+            out = torch.cat([_outputs(net, data.g_scaled[b], data.v_scaled[b], data.base(b),
+                                      residual) for b in va.split(4096)])
             wv = data.weight[va]
             val_loss = float(torch.sum(wv * (out - data.target[va]) ** 2) / wv.sum().clamp_min(1.0))
             val_rmse = _current_rmse_pct(config, norm, spec, out, data, va)
