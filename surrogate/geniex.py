@@ -19,6 +19,18 @@ inverse (network output -> currents), its linear model and its zero-input offset
     ``I = I_analytical + full_scale · (f(g, v) − f(g, 0))``. Subtracting the network at
     zero input makes zero input give exactly the analytical current (zero), and costs
     nothing per MVM since ``f(g, 0)`` depends on G alone.
+``excess``
+    the correction as a multiple of the baseline's own nonlinear part: with ``e = I_base
+    − I_analytical`` (what the device law adds to the linear network, per column), the
+    label is ``(I_spice − I_base) / e`` and the prediction ``I = I_base + e·f(g, v)``.
+    The loss weighs each column by ``e²``, so it fits the current error itself.
+    Where the devices are nearly linear (low read voltages, small currents) ``e`` → 0
+    and the prediction → the baseline: the network cannot add error where physics is
+    already exact. Baselines ``device`` and ``cell`` only (for ``analytical``, e = 0);
+    columns with ``|e|`` below ``ratio_min_current`` × full scale are left out of the loss.
+``excess2``
+    the same with the scale ``e·|e / I_analytical|``: a correction second order in the
+    device law's share of the current, as the cell baseline's own error is.
 ``relative``
     the relative correction to the analytical model, ``I_spice / I_analytical − 1``;
     the prediction is ``I = I_analytical · (1 + δ)``: zero input gives zero current, and
@@ -84,6 +96,8 @@ class Target(ABC):
         zero_offset: the network's output at zero input is subtracted
             (``f(g, v) − f(g, 0)``), so that zero input gives the baseline exactly.
         masked: near-zero currents are left out of the loss.
+        needs_linear: the labels and the prediction also use the linear network's
+            current ``I_analytical`` (``i_linear``, ``linear_current``).
     """
 
     name = ""
@@ -91,6 +105,7 @@ class Target(ABC):
     default_baseline = "device"
     zero_offset = False
     masked = True
+    needs_linear = False
 
     @property
     def uses_g_eff(self) -> bool:
@@ -108,9 +123,10 @@ class Target(ABC):
 
     @abstractmethod
     def forward(self, i_spice: np.ndarray, i_base: np.ndarray, full_scale: float,
-                min_current: float) -> tuple[np.ndarray, np.ndarray]:
+                min_current: float, i_linear: np.ndarray | None = None
+                ) -> tuple[np.ndarray, np.ndarray]:
         """Un-normalised training labels (M, C) and loss weights (M, C) from SPICE and
-        baseline currents."""
+        baseline currents (and the linear network's, for :attr:`needs_linear`)."""
 
     def norm_mean(self, labels: np.ndarray) -> float:
         """The normalisation mean of the counted training labels."""
@@ -118,16 +134,17 @@ class Target(ABC):
 
     @abstractmethod
     def inverse(self, base_current: torch.Tensor, out: torch.Tensor, norm: "Normalisation",
-                full_scale: float, floor: float) -> torch.Tensor:
+                full_scale: float, floor: float,
+                linear_current: torch.Tensor | None = None) -> torch.Tensor:
         """Currents from baseline currents and (normalised) network outputs; for a
         ``zero_offset`` target ``out`` is already ``f(g, v) − f(g, 0)``."""
 
     def currents(self, base_current: torch.Tensor, out: torch.Tensor,
                  out0: torch.Tensor | None, norm: "Normalisation", full_scale: float,
-                 floor: float) -> torch.Tensor:
+                 floor: float, linear_current: torch.Tensor | None = None) -> torch.Tensor:
         """The model's currents from its raw network outputs ``out`` and, for a
         ``zero_offset`` target, the zero-input outputs ``out0``."""
-        return self.inverse(base_current, out, norm, full_scale, floor)
+        return self.inverse(base_current, out, norm, full_scale, floor, linear_current)
 
 
 class RatioTarget(Target):
@@ -137,12 +154,12 @@ class RatioTarget(Target):
     linear = "ideal"
     default_baseline = "analytical"
 
-    def forward(self, i_spice, i_base, full_scale, min_current):
+    def forward(self, i_spice, i_base, full_scale, min_current, i_linear=None):
         valid = self._valid(i_spice, i_base, full_scale, min_current)
         ratio = np.where(valid, i_base / np.where(valid, i_spice, 1.0), 1.0)
         return ratio, valid.astype(np.float64)
 
-    def inverse(self, base_current, out, norm, full_scale, floor):
+    def inverse(self, base_current, out, norm, full_scale, floor, linear_current=None):
         ratio = (out * norm.scale + norm.mean).clamp_min(floor)
         return base_current / ratio.to(base_current.dtype)
 
@@ -152,12 +169,12 @@ class RelativeTarget(Target):
 
     name = "relative"
 
-    def forward(self, i_spice, i_base, full_scale, min_current):
+    def forward(self, i_spice, i_base, full_scale, min_current, i_linear=None):
         valid = self._valid(i_spice, i_base, full_scale, min_current)
         rel = np.where(valid, i_spice / np.where(valid, i_base, 1.0) - 1.0, 0.0)
         return rel, valid.astype(np.float64)
 
-    def inverse(self, base_current, out, norm, full_scale, floor):
+    def inverse(self, base_current, out, norm, full_scale, floor, linear_current=None):
         factor = (1.0 + out * norm.scale + norm.mean).clamp_min(floor)
         return base_current * factor.to(base_current.dtype)
 
@@ -170,23 +187,73 @@ class ResidualTarget(Target):
     zero_offset = True
     masked = False
 
-    def forward(self, i_spice, i_base, full_scale, min_current):
+    def forward(self, i_spice, i_base, full_scale, min_current, i_linear=None):
         return (i_spice - i_base) / full_scale, np.ones_like(i_spice)
 
     def norm_mean(self, labels):
         return 0.0
 
-    def inverse(self, base_current, out, norm, full_scale, floor):
+    def inverse(self, base_current, out, norm, full_scale, floor, linear_current=None):
         return base_current + (out * norm.scale + norm.mean) * full_scale
 
-    def currents(self, base_current, out, out0, norm, full_scale, floor):
+    def currents(self, base_current, out, out0, norm, full_scale, floor, linear_current=None):
         corr = (out - out0) * (norm.scale * full_scale)
         return base_current + corr.to(base_current.dtype)
 
 
+class ExcessTarget(Target):
+    """``excess``: label ``(I_spice − I_base) / m`` with the scale ``m = e`` (``e =
+    I_base − I_analytical``), loss weight ``(m / full_scale)²``; ``I = I_base + m·f``.
+
+    ``excess2`` (:class:`Excess2Target`) scales by ``m = e·|e / I_analytical|``
+    instead: the cell baseline's own error is second order in the device law's share
+    of the current (the law's slope at the cell, ~(a·u)²/2 above linear, times the drop
+    its excess causes), so its correction should vanish that fast at low voltages."""
+
+    name = "excess"
+    default_baseline = "cell"
+    needs_linear = True
+    power = 1
+
+    def scale(self, base, linear):
+        """The correction's scale ``m`` (numpy or torch, same shapes)."""
+        excess = base - linear
+        if self.power == 1:
+            return excess
+        if isinstance(excess, np.ndarray):
+            share = np.abs(excess) / np.maximum(np.abs(linear), np.finfo(float).tiny)
+            return excess * np.minimum(share, 1.0) ** (self.power - 1)
+        share = excess.abs() / linear.abs().clamp_min(torch.finfo(linear.dtype).tiny)
+        return excess * share.clamp_max(1.0) ** (self.power - 1)
+
+    def forward(self, i_spice, i_base, full_scale, min_current, i_linear=None):
+        if i_linear is None:
+            raise ValueError(f"the {self.name} target needs the linear network's currents")
+        valid = np.abs(i_base - i_linear) >= min_current * full_scale
+        m = np.where(valid, self.scale(i_base, i_linear), 1.0)
+        valid &= m != 0
+        label = np.where(valid, (i_spice - i_base) / np.where(valid, m, 1.0), 0.0)
+        return label, np.where(valid, (m / full_scale) ** 2, 0.0)
+
+    def inverse(self, base_current, out, norm, full_scale, floor, linear_current=None):
+        if linear_current is None:
+            raise ValueError(f"the {self.name} target needs the linear network's currents")
+        factor = (out * norm.scale + norm.mean).to(base_current.dtype)
+        return base_current + self.scale(base_current,
+                                         linear_current.to(base_current.dtype)) * factor
+
+
+class Excess2Target(ExcessTarget):
+    """``excess2``: :class:`ExcessTarget` with ``m = e·|e / I_analytical|``."""
+
+    name = "excess2"
+    power = 2
+
+
 #: the targets by name (``GeniexConfig.target``)
 TARGET_TABLE: dict[str, Target] = {t.name: t for t in (RatioTarget(), ResidualTarget(),
-                                                        RelativeTarget())}
+                                                        RelativeTarget(), ExcessTarget(),
+                                                        Excess2Target())}
 TARGETS = tuple(TARGET_TABLE)
 BASELINES = ("analytical", "device", "cell")
 
@@ -207,9 +274,10 @@ class GeniexConfig(ConfigSection):
 
     Attributes:
         target: ``ratio`` (published: I_ideal/I_nonideal), ``residual`` (additive
-            correction to the analytical model in units of full-scale current) or
-            ``relative`` (multiplicative correction to the analytical model); see
-            :class:`Target`.
+            correction to the analytical model in units of full-scale current),
+            ``relative`` (multiplicative correction to the analytical model) or
+            ``excess`` (a multiple of the baseline's device-law part, which vanishes
+            where the devices are linear); see :class:`Target`.
         baseline: the linear model the target corrects: ``analytical`` (devices linear,
             as GENIEx), ``device`` (device I–V applied to the inputs, see the module
             docstring) or ``cell`` (residual and relative only: the
@@ -233,7 +301,7 @@ class GeniexConfig(ConfigSection):
         seed: seeds the split, the initialisation and the batch order.
         ratio_min_current: ratio and relative targets; columns whose linear-model
             (ideal or analytical) or SPICE current is below this fraction of full scale
-            are left out of the loss.
+            are left out of the loss (excess: columns whose device-law part ``|e|`` is).
         ratio_floor: ratio and relative targets; the predicted ratio
             (I_ideal/I, or I/I_analytical) is floored here.
         device: ``auto`` (CUDA when available), ``cpu`` or ``cuda``.
@@ -260,6 +328,10 @@ class GeniexConfig(ConfigSection):
         set_("baseline", check_choice("baseline", self.baseline
                                       if self.baseline is not None
                                       else target_for(self.target).default_baseline, BASELINES))
+        if target_for(self.target).needs_linear and self.baseline == "analytical":
+            raise ConfigError("baseline", f"{self.target} corrects the device law's part of the "
+                                          f"baseline, so it needs baseline device or cell, not "
+                                          f"'analytical' (which has none)")
         if self.baseline == "cell" and not target_for(self.target).uses_g_eff:
             raise ConfigError("baseline", f"cell corrects the analytical network, so it needs "
                                           f"the residual or relative target, not "
@@ -453,7 +525,7 @@ class GeniexModel(CrossbarModel):
     def uses_g_eff(self) -> bool:  # type: ignore[override]
         """Residual and relative targets build on ``G_eff``; ratio on G alone; baseline
         ``cell`` solves its own network."""
-        return self.target.uses_g_eff and self._cell is None
+        return self.target.uses_g_eff and (self._cell is None or self.target.needs_linear)
 
     def base_matrix(self, g: torch.Tensor, g_eff: torch.Tensor | None = None) -> torch.Tensor:
         """G_eff (residual and relative targets; ``g_eff`` if given precomputed) or G
@@ -475,11 +547,21 @@ class GeniexModel(CrossbarModel):
         return matvec(v, base.to(dtype))
 
     # --------------------------------------------------------------- combination
+    def linear_current(self, v: torch.Tensor, g_eff: torch.Tensor) -> torch.Tensor | None:
+        """``vᵀ·G_eff``, the linear network's current, for targets that need it (else
+        None)."""
+        if not self.target.needs_linear:
+            return None
+        dtype = torch.promote_types(v.dtype, g_eff.dtype)
+        return matvec(v.to(dtype), g_eff.to(dtype))
+
     def _currents(self, base_current: torch.Tensor, out: torch.Tensor,
-                  out0: torch.Tensor | None) -> torch.Tensor:
-        """Physical currents from the linear-model current and network outputs."""
+                  out0: torch.Tensor | None,
+                  linear_current: torch.Tensor | None = None) -> torch.Tensor:
+        """Physical currents from the baseline current and network outputs."""
         return self.target.currents(base_current, out, out0, self.norm,
-                                    self.spec.full_scale_current, self.config.ratio_floor)
+                                    self.spec.full_scale_current, self.config.ratio_floor,
+                                    linear_current)
 
     # --------------------------------------------------------------- interface
     @torch.no_grad()
@@ -495,8 +577,9 @@ class GeniexModel(CrossbarModel):
             zeros_b = torch.zeros(*zeros_v.shape[:-1], self.spec.cols,
                                   dtype=torch.float32, device=g.device)
             out0 = net.per_input(h_g, zeros_v, zeros_b if net.uses_base else None)
-        if self._cell is not None:
-            return GeniexPrepared(h_g=h_g, base=g, out0=out0, cell=self._cell.prepare(g))
+        if self._cell is not None:        # base: G_eff where the target needs the linear current
+            base = self.base_matrix(g, g_eff) if self.target.needs_linear else g
+            return GeniexPrepared(h_g=h_g, base=base, out0=out0, cell=self._cell.prepare(g))
         return GeniexPrepared(h_g=h_g, base=self.base_matrix(g, g_eff), out0=out0)
 
     @torch.no_grad()
@@ -510,7 +593,7 @@ class GeniexModel(CrossbarModel):
             base = self.base_current(v, prepared.base)
         out = net.per_input(prepared.h_g, self.scale_v(v).to(torch.float32),
                             self.scale_base(base))
-        return self._currents(base, out, prepared.out0)
+        return self._currents(base, out, prepared.out0, self.linear_current(v, prepared.base))
 
     @torch.no_grad()
     def full_forward(self, v: torch.Tensor, g: torch.Tensor, base: torch.Tensor | None = None) -> torch.Tensor:
@@ -520,12 +603,16 @@ class GeniexModel(CrossbarModel):
         net = self._net_on(g.device)
         gs = self.scale_g(g).to(torch.float32)
         vs = self.scale_v(v).to(torch.float32)
+        if base is None and self.target.uses_g_eff:
+            base = self.base_matrix(g)
+        elif base is None:
+            base = g
         if self._cell is not None:
             current = self._cell.mvm(self._cell.prepare(g), v)
         else:
-            current = self.base_current(v, self.base_matrix(g) if base is None else base)
+            current = self.base_current(v, base)
         bs = self.scale_base(current)
         out = net.full(gs, vs, bs)
         out0 = (net.full(gs, torch.zeros_like(vs), None if bs is None else torch.zeros_like(bs))
                 if self.target.zero_offset else None)
-        return self._currents(current, out, out0)
+        return self._currents(current, out, out0, self.linear_current(v, base))

@@ -135,6 +135,7 @@ class TrainingData:
     weight: torch.Tensor        # (M, C)
     i_spice: torch.Tensor       # (M, C) A, float64
     i_base: torch.Tensor        # (M, C) A, float64: the baseline (see base_currents)
+    i_linear: torch.Tensor | None = None      # (M, C) A, float64: vᵀ·G_eff, for targets that need it
     base_scaled: torch.Tensor | None = None   # (M, C) i_base / full scale, float32, for nets that read it
 
     def base(self, idx: torch.Tensor) -> torch.Tensor | None:
@@ -143,11 +144,13 @@ class TrainingData:
 
 
 def raw_targets(config: GeniexConfig, spec: CrossbarSpec, i_spice: np.ndarray,
-                i_base: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+                i_base: np.ndarray, i_linear: np.ndarray | None = None
+                ) -> tuple[np.ndarray, np.ndarray]:
     """Un-normalised targets (M, C) and their loss weights (M, C) from the SPICE
-    currents and the baseline currents of :func:`base_currents`."""
+    currents, the baseline currents of :func:`base_currents` and, for targets that need
+    it, the linear network's currents."""
     return config.target_obj.forward(i_spice, i_base, spec.full_scale_current,
-                                     config.ratio_min_current)
+                                     config.ratio_min_current, i_linear)
 
 
 def fit_normalisation(config: GeniexConfig, y: np.ndarray, w: np.ndarray) -> Normalisation:
@@ -178,12 +181,14 @@ def _current_rmse_pct(config: GeniexConfig, norm: Normalisation, spec: CrossbarS
     """RMSE of predicted column currents vs SPICE on samples ``idx``, % of full scale."""
     fs = spec.full_scale_current
     out = out.double()
-    pred = config.target_obj.inverse(data.i_base[idx], out, norm, fs, config.ratio_floor)
+    linear = None if data.i_linear is None else data.i_linear[idx]
+    pred = config.target_obj.inverse(data.i_base[idx], out, norm, fs, config.ratio_floor, linear)
     return float(torch.sqrt(torch.mean((pred - data.i_spice[idx]) ** 2)) / fs * 100)
 
 
 def train_geniex(dataset: CrossbarDataset, config: GeniexConfig, *, progress: bool = False,
-                 desc: str = "train", g_eff: np.ndarray | None = None
+                 desc: str = "train", g_eff: np.ndarray | None = None,
+                 threads: int = TRAIN_THREADS
                  ) -> tuple[GeniexModel, list[dict[str, float]], dict[str, float]]:
     """Train one GENIEx network on the converged samples of ``dataset``.
 
@@ -195,15 +200,16 @@ def train_geniex(dataset: CrossbarDataset, config: GeniexConfig, *, progress: bo
     :func:`sample_g_eff` of ``dataset.converged()``'s samples, if already computed (the
     stage computes it once per dataset for all its variants).
 
-    Deterministic: it runs inside :func:`deterministic_torch`, so the same dataset and
-    config (``seed`` included) give bit-identical weights, history and metrics in any
+    Deterministic: it runs inside :func:`deterministic_torch` with ``threads`` torch
+    threads (default :data:`TRAIN_THREADS`), so the same dataset, config (``seed``
+    included) and thread count give bit-identical weights, history and metrics in any
     process on machines of the same kind, whatever their core count.
 
     Raises:
         FloatingPointError: a converged sample gives a non-finite target, or the
             training or validation loss of an epoch is not finite (diverged).
     """
-    with deterministic_torch():
+    with deterministic_torch(threads):
         return _train_geniex(dataset, config, progress=progress, desc=desc, g_eff=g_eff)
 
 
@@ -219,8 +225,12 @@ def _train_geniex(dataset: CrossbarDataset, config: GeniexConfig, *, progress: b
     if g_eff is not None and g_eff.shape != ds.g.shape:
         raise ValueError(f"{desc}: g_eff has shape {g_eff.shape}, expected {ds.g.shape} "
                          f"(the converged samples' conductances)")
+    if config.target_obj.needs_linear and g_eff is None:
+        g_eff = sample_g_eff(spec, ds.g)
     i_base = base_currents(config, spec, ds.v, ds.g, g_eff)
-    y, w = raw_targets(config, spec, ds.i, i_base)
+    i_linear = (linear_currents(spec, ds.v, ds.g, g_eff=g_eff)[1]
+                if config.target_obj.needs_linear else None)
+    y, w = raw_targets(config, spec, ds.i, i_base, i_linear)
     finite = np.isfinite(ds.i).all(axis=1) & np.isfinite(np.where(w > 0, y, 0.0)).all(axis=1)
     bad = np.flatnonzero(~finite)
     if len(bad):
@@ -246,6 +256,8 @@ def _train_geniex(dataset: CrossbarDataset, config: GeniexConfig, *, progress: b
         i_spice=torch.from_numpy(ds.i).to(device),
         i_base=torch.from_numpy(i_base).to(device),
     )
+    if i_linear is not None:
+        data.i_linear = torch.from_numpy(i_linear).to(device)
     if net.uses_base:
         data.base_scaled = (data.i_base / spec.full_scale_current).float()
     tr = torch.from_numpy(idx_train).to(device)

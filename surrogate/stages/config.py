@@ -19,6 +19,7 @@
       #           scored on <data_dir>/<tag>/<name>, labelled "<label>/<name>"
       evaluate: {parity_points: 2000, hist_bins: 60}
       bench: {sizes: [32, 64], tiles: 64, vectors: 256, repeats: 7, hidden: [500], threads: 1}
+      scaling: {enabled: false, ...}       # the data-scaling study (surrogate.scaling)
 
 Every key has a default (:class:`SurrogateParams`, :class:`GeniexConfig`,
 :class:`EvaluateParams`, :class:`BenchParams` are :class:`spice_netlists.config.ConfigSection`
@@ -39,6 +40,7 @@ from typing import Any, Mapping
 from spice_netlists.config import (ConfigError, ConfigSection, check_int, check_mapping,
                                    check_str, join_path, read_params, section)
 from surrogate.geniex import GeniexConfig
+from surrogate.scaling import ScalingParams
 
 MAIN_VARIANT = "geniex"
 #: where the section sits in params.yaml (the prefix of every error's path)
@@ -193,6 +195,8 @@ class SurrogateParams(ConfigSection):
             them; names are non-empty, have no ``/`` and are not also extra test sets.
         evaluate: the evaluate stage's plot sizes (:class:`EvaluateParams`).
         bench: the bench stage's settings (:class:`BenchParams`).
+        scaling: the data-scaling and architecture study (:class:`ScalingParams`;
+            stage ``surrogate_scaling``, off unless enabled).
     """
 
     datasets: tuple[str, ...] = ()
@@ -205,6 +209,7 @@ class SurrogateParams(ConfigSection):
     held_out: tuple[str, ...] = ()
     evaluate: EvaluateParams = field(default_factory=EvaluateParams)
     bench: BenchParams = field(default_factory=BenchParams)
+    scaling: ScalingParams = field(default_factory=ScalingParams)
 
     def __post_init__(self) -> None:
         set_ = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731
@@ -260,7 +265,8 @@ class SurrogateParams(ConfigSection):
             if not isinstance(variants, Mapping):
                 raise ConfigError(vpath, f"must be a mapping of GENIEx variants, got {variants!r}")
             data["variants"] = resolve_variants(variants, vpath)
-        for key, sub in (("evaluate", EvaluateParams), ("bench", BenchParams)):
+        for key, sub in (("evaluate", EvaluateParams), ("bench", BenchParams),
+                         ("scaling", ScalingParams)):
             if key in data:
                 data[key] = sub.from_dict({} if data[key] is None else data[key],
                                           join_path(path, key))

@@ -333,6 +333,62 @@ def test_target_inverse_undoes_forward_where_labels_count(name: str) -> None:
         target_for("ratios")
 
 
+@pytest.mark.parametrize("name,power", [("excess", 1), ("excess2", 2)])
+def test_the_excess_targets_scale_by_the_device_laws_part_and_invert(name: str, power: int) -> None:
+    """Labels are the error over ``m = e·|e/I_lin|^(power-1)``, weighted by m²; the
+    inverse gives the SPICE current back; the correction vanishes with e."""
+    from surrogate.geniex import Normalisation, target_for
+    target = target_for(name)
+    rng = np.random.default_rng(1)
+    i_linear = rng.uniform(1e-6, 1e-4, (6, 4))
+    i_base = i_linear * rng.uniform(1.02, 1.2, (6, 4))     # the device law adds 2-20 %
+    i_spice = i_base * rng.uniform(0.99, 1.01, (6, 4))
+    fs = 1e-4
+    y, w = target.forward(i_spice, i_base, fs, 1e-6, i_linear)
+    e = i_base - i_linear
+    m = e * (e / i_linear) ** (power - 1)
+    np.testing.assert_allclose(y, (i_spice - i_base) / m, rtol=1e-12)
+    np.testing.assert_allclose(w, (m / fs) ** 2, rtol=1e-12)
+    t = lambda a: torch.from_numpy(a)   # noqa: E731
+    back = target.inverse(t(i_base), t(y), Normalisation(), fs, 1e-9, t(i_linear)).numpy()
+    np.testing.assert_allclose(back, i_spice, rtol=1e-12)
+    # a column whose device law adds nothing (linear devices, zero input) gets no
+    # correction whatever the network says, and carries no weight in the loss
+    y0, w0 = target.forward(i_spice, i_linear, fs, 1e-6, i_linear)
+    assert not w0.any() and not y0.any()
+    same = target.inverse(t(i_linear), t(np.full((6, 4), 5.0)), Normalisation(), fs, 1e-9,
+                          t(i_linear)).numpy()
+    np.testing.assert_array_equal(same, i_linear)
+    with pytest.raises(ValueError, match="linear network"):
+        target.forward(i_spice, i_base, fs, 1e-6)
+
+
+def test_the_excess_targets_need_a_baseline_with_a_device_law() -> None:
+    for target in ("excess", "excess2"):
+        assert GeniexConfig(target=target).baseline == "cell"
+        with pytest.raises(ValueError, match=r"^baseline excess2? corrects the device law's part"):
+            GeniexConfig(target=target, baseline="analytical")
+
+
+@pytest.mark.parametrize("target", ["excess", "excess2"])
+@pytest.mark.parametrize("baseline", ["device", "cell"])
+def test_an_excess_model_caches_per_tile_and_sits_on_its_baseline_at_zero_weights(
+        target: str, baseline: str) -> None:
+    model = untrained(target, [32, 8], baseline=baseline)
+    assert model.uses_g_eff                  # the linear current needs G_eff
+    v, g = inputs(t=3, b=2)
+    cached = model.mvm(model.prepare(g), v)
+    full = model.full_forward(v, g.expand(2, *g.shape))
+    torch.testing.assert_close(cached, full, rtol=1e-5, atol=fs_atol(SPEC, 1e-6))
+    zero = model.mvm(model.prepare(g), torch.zeros(2, 3, SPEC.rows, dtype=torch.float64))
+    assert torch.equal(zero, torch.zeros_like(zero))
+    with torch.no_grad():
+        model.net.out.weight.zero_()
+        model.net.out.bias.zero_()
+    physics = make_model("analytical_cell" if baseline == "cell" else "analytical_device", SPEC)
+    torch.testing.assert_close(model(v, g), physics(v, g), rtol=1e-10, atol=fs_atol(SPEC, 1e-12))
+
+
 # ------------------------------------------------- the cell-voltage baseline (``cell``)
 @pytest.mark.parametrize("target", ["residual", "relative"])
 def test_the_cell_baseline_is_the_cell_voltage_model(target: str, tmp_path) -> None:
