@@ -10,7 +10,7 @@ PY          = $(VENV)/bin/python
 TORCH_SPEC ?= torch==2.13.0
 PYTEST_ARGS ?=
 
-.PHONY: setup system-deps venv repro test bench geniex-scale sensitivity clean
+.PHONY: setup system-deps venv repro test bench geniex-scale sensitivity surrogate-scaling clean
 
 setup: system-deps venv
 
@@ -40,6 +40,11 @@ geniex-scale: setup
 sensitivity: setup
 	export PATH="$(CURDIR)/$(VENV)/bin:$$PATH"; \
 	  eval "dvc exp run $$($(PY) scripts/exp_args.py params/sensitivity.yaml)"
+
+# The surrogate's data-scaling and architecture study (params/surrogate_scaling.yaml).
+surrogate-scaling: setup
+	export PATH="$(CURDIR)/$(VENV)/bin:$$PATH"; \
+	  eval "dvc exp run $$($(PY) scripts/exp_args.py params/surrogate_scaling.yaml)"
 
 test: setup
 	$(VENV)/bin/pytest -n 2 -q $(PYTEST_ARGS)

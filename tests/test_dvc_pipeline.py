@@ -10,7 +10,8 @@ import yaml
 from functional_sim.studies.check_params import CHECKED
 from tests.support import REPO_ROOT
 
-STUDY_STAGES = ("accuracy_study", "accuracy_ground_truth", "sensitivity", "aware_training")
+STUDY_STAGES = ("accuracy_study", "accuracy_ground_truth", "sensitivity", "aware_training",
+                "surrogate_scaling")
 
 
 def _stages() -> dict:

@@ -48,7 +48,13 @@ def check_params(path: str | Path) -> Mapping[str, Any]:
     params = read_params(path)
     load_spec_from_params(params)
     DatagenParams.from_dict(section(params, "datagen"), "datagen").specs(params)
-    load_surrogate_params(path)
+    surrogate = load_surrogate_params(path)
+    if surrogate.scaling.enabled:             # each variant's overrides, and each setting
+        surrogate.scaling.variant_configs(surrogate.variants["geniex"])
+        crossbar = load_spec_from_params(params)
+        for size in surrogate.scaling.sizes:
+            crossbar.with_overrides({**surrogate.scaling.setting, "rows": size, "cols": size},
+                                    "surrogate.scaling.setting")
     cfg = study_config(params)
     specs = study_specs(params, cfg)
     if cfg.sensitivity.enabled:

@@ -40,6 +40,10 @@ def _with(tmp_path: Path, dotted: str, value) -> Path:
     ("functional_sim.sensitivity.setting", "64x64/sinh/Ron25k/0.5V",
      "functional_sim.sensitivity.setting '64x64/sinh/Ron25k/0.5V' is not a study setting"),
     ("crossbar.rows", 0, "crossbar.rows"),
+    ("surrogate.scaling", {"enabled": True, "variants": {"v": {"arch": "cnn"}}},
+     "surrogate.scaling.variants.v.arch must be one of mlp, column"),
+    ("surrogate.scaling", {"enabled": True, "variants": {"v": {}}, "setting": {"g_on": -1}},
+     "surrogate.scaling.setting.g_on"),
 ])
 def test_a_bad_value_anywhere_is_named_before_any_stage_runs(tmp_path, dotted, value,
                                                            message) -> None:

@@ -313,12 +313,13 @@ def test_variants_are_the_main_variant_plus_their_differences() -> None:
 def test_the_committed_params_resolve_every_variant_in_full() -> None:
     from surrogate.geniex import GeniexConfig
     params = load_params(REPO_ROOT / "params.yaml")
-    main = GeniexConfig(target="relative", baseline="device", hidden=(500,), epochs=200,
-                        batch_size=256, lr=3e-4, patience=20, seed=0)
+    main = GeniexConfig(target="excess2", baseline="cell", arch="column", hidden=(128,),
+                        epochs=200, batch_size=256, lr=1e-3, patience=20, seed=0)
     assert params.variants == {"geniex": main, "geniex_workload": main,
-                               "geniex_cell": main.with_(baseline="cell"),
-                               "geniex_published": main.with_(target="ratio",
-                                                              baseline="analytical", lr=1e-3)}
+                               "geniex_fast": main.with_(baseline="device", target="excess"),
+                               "geniex_published": main.with_(target="ratio", arch="mlp",
+                                                              hidden=(500,),
+                                                              baseline="analytical")}
     assert params.datasets == ("32x32_sinh_Ron100k_0.25V", "32x32_sinh_Ron100k_0.5V")
     assert params.train_dir("t", "geniex_workload") == Path("data/spice_workload/t/train")
 

@@ -1,7 +1,7 @@
 """Stage CLI ``surrogate_scaling``: the surrogate's data-scaling and architecture study
 (:mod:`surrogate.scaling`, params ``surrogate.scaling``).
 
-``python -m surrogate.stages.scaling --params params.yaml`` writes, in
+``python -m functional_sim.studies.surrogate_scaling --params params.yaml`` writes, in
 ``surrogate.scaling.out_dir``:
 
 * ``scaling.json``: ``{"enabled": true, "setting": …, "sizes": {"<R>x<C>/…": {"physics":

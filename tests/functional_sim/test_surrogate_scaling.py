@@ -15,7 +15,7 @@ import yaml
 from spice_netlists import CrossbarSpec
 from spice_netlists.config import ConfigError
 from surrogate.scaling import ScalingParams
-from surrogate.stages import scaling
+from functional_sim.studies import surrogate_scaling as scaling
 from surrogate.stages.config import SurrogateParams
 
 CROSSBAR = CrossbarSpec(rows=4, cols=4, device="sinh")
