@@ -7,14 +7,19 @@
 * ``ideal`` and ``analytical`` (a matvec on G, or on the prepared G_eff);
 * ``analytical_cell``: the device law at each cell's linear-network voltage plus one
   correction, through the per-tile transfers (two contractions per MVM);
-* ``geniex``: the network with its G-only first-layer part cached per tile;
+* ``mlp_device``: the reference for GENIEx's cost, the MLP on ``[G, V]`` (``hidden``
+  units) on the device baseline, its G-only first-layer part cached per tile (the
+  project's default GENIEx before the per-column network);
+* every GENIEx variant of ``surrogate.variants`` (its architecture, widths, baseline
+  and target; untrained), with its time as a multiple of ``mlp_device``'s;
 * ``published``: GENIEx as published, the whole ``(R·C + R)×h`` first layer evaluated
   on the concatenated [G, V] input for every MVM (G scaled once per tile, not per MVM).
 
-Per-tile preparation is outside the timings (it happens once per tile); its cost is
-printed separately. The best of ``repeats`` runs is kept. Prints one line per model and
-size and writes ``<reports_dir>/bench.json``. Timings come from random conductances and
-an untrained network of the configured width: throughput does not depend on the values.
+Per-tile preparation is outside the timings (it happens once per tile, the cell
+baseline's lazy transfers included); its cost is printed separately. The best of
+``repeats`` runs is kept. Prints one line per model and size and writes
+``<reports_dir>/bench.json``. Timings come from random conductances and untrained
+networks: throughput does not depend on the values.
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ from spice_netlists import CrossbarSpec
 from surrogate.analytical import AnalyticalModel
 from surrogate.analytical_cell import AnalyticalCellModel
 from surrogate.base import matvec
-from surrogate.geniex import GeniexConfig, GeniexModel, GeniexNet, Normalisation
+from surrogate.geniex import GeniexConfig, GeniexModel, GeniexNet, Normalisation, make_net
 from surrogate.ideal import IdealModel
 from surrogate.stages.config import BenchParams, load_params, parse_args
 
@@ -59,7 +64,13 @@ def published_mvm(model: GeniexModel, g_scaled: torch.Tensor, g: torch.Tensor,
     return matvec(v, g) / ratio.clamp_min(model.config.ratio_floor)
 
 
-def bench_size(n: int, cfg: BenchParams) -> dict[str, float]:
+def _lazy_per_tile(model: object) -> bool:
+    """Whether ``model`` does per-tile work on its first MVM (the cell transfers)."""
+    return isinstance(model, AnalyticalCellModel) or (
+        isinstance(model, GeniexModel) and model.config.baseline == "cell")
+
+
+def bench_size(n: int, cfg: BenchParams, variants: dict[str, GeniexConfig]) -> dict[str, float]:
     """MVMs/s of every model at an n×n crossbar (plus per-tile prepare seconds)."""
     device = torch.device(cfg.device)
     spec = CrossbarSpec(rows=n, cols=n, device="sinh")
@@ -68,17 +79,24 @@ def bench_size(n: int, cfg: BenchParams) -> dict[str, float]:
     v = (spec.v_read_max * torch.rand(cfg.vectors, cfg.tiles, n, generator=gen)).to(device)
     mvms = cfg.tiles * cfg.vectors
     torch.manual_seed(0)
-    geniex = GeniexModel(spec, GeniexConfig(target="relative", hidden=cfg.hidden),
-                         GeniexNet(n, n, cfg.hidden), Normalisation(0.0, 0.01))
+    reference = GeniexModel(spec, GeniexConfig(target="relative", baseline="device",
+                                               hidden=cfg.hidden),
+                            GeniexNet(n, n, cfg.hidden), Normalisation(0.0, 0.01))
     published = GeniexModel(spec, GeniexConfig(target="ratio", hidden=cfg.hidden),
-                            geniex.net, Normalisation(1.0, 0.01))
+                            reference.net, Normalisation(1.0, 0.01))
+    models: list[tuple[str, object]] = [("ideal", IdealModel(spec)),
+                                        ("analytical", AnalyticalModel(spec)),
+                                        ("analytical_cell", AnalyticalCellModel(spec)),
+                                        ("mlp_device", reference)]
+    for name, config in variants.items():
+        norm = Normalisation(1.0 if config.target == "ratio" else 0.0, 0.01)
+        models.append((name, GeniexModel(spec, config, make_net(config, n, n), norm)))
     result: dict[str, float] = {}
     with torch.no_grad():
-        for name, model in (("ideal", IdealModel(spec)), ("analytical", AnalyticalModel(spec)),
-                            ("analytical_cell", AnalyticalCellModel(spec)), ("geniex", geniex)):
+        for name, model in models:
             start = time.perf_counter()
             prepared = model.prepare(g)
-            if isinstance(model, AnalyticalCellModel):   # its per-tile work is lazy
+            if _lazy_per_tile(model):
                 model.mvm(prepared, v)
             result[f"{name}_prepare_s_per_tile"] = (time.perf_counter() - start) / cfg.tiles
             seconds = best_time(lambda: model.mvm(prepared, v), cfg.repeats, device)
@@ -89,28 +107,33 @@ def bench_size(n: int, cfg: BenchParams) -> dict[str, float]:
     return result
 
 
-def run(cfg: BenchParams, reports_dir: str | Path | None = None) -> dict[str, dict[str, float]]:
-    """Benchmark every size; print the lines; write bench.json if ``reports_dir``."""
+def run(cfg: BenchParams, variants: dict[str, GeniexConfig] | None = None,
+        reports_dir: str | Path | None = None) -> dict[str, dict[str, float]]:
+    """Benchmark every size (the GENIEx ``variants``: name -> config); print the lines;
+    write bench.json if ``reports_dir``."""
+    variants = dict(variants or {})
     if cfg.threads > 0:
         torch.set_num_threads(cfg.threads)
     results: dict[str, dict[str, float]] = {}
     print(f"batch: {cfg.tiles} tiles x {cfg.vectors} input vectors, float32, "
-          f"hidden {cfg.hidden}, device {cfg.device}, torch threads {torch.get_num_threads()}")
+          f"mlp_device hidden {cfg.hidden}, device {cfg.device}, torch threads "
+          f"{torch.get_num_threads()}")
     for n in cfg.sizes:
-        r = bench_size(n, cfg)
+        r = bench_size(n, cfg, variants)
         results[f"{n}x{n}"] = r
-        for name in ("ideal", "analytical", "analytical_cell", "geniex", "published"):
+        for name in ("ideal", "analytical", "analytical_cell", "mlp_device", *variants,
+                     "published"):
             extra = ""
-            if name == "analytical_cell":
-                extra = (f"  ({r['geniex'] / r['analytical_cell']:.2f}x geniex time; prepare "
-                         f"{r['analytical_cell_prepare_s_per_tile'] * 1e3:.2f} ms/tile)")
-            elif name == "analytical":
+            if name == "analytical":
                 extra = (f"  ({r['ideal'] / r['analytical']:.2f}x ideal time; prepare "
                          f"{r['analytical_prepare_s_per_tile'] * 1e3:.2f} ms/tile)")
-            elif name == "geniex":
-                extra = (f"  ({r['geniex'] / r['published']:.1f}x faster than published; prepare "
-                         f"{r['geniex_prepare_s_per_tile'] * 1e3:.2f} ms/tile)")
-            print(f"{n}x{n} {name:>11}: {r[name]:.3e} MVMs/s{extra}")
+            elif name == "mlp_device":
+                extra = (f"  ({r['mlp_device'] / r['published']:.1f}x faster than published; "
+                         f"prepare {r['mlp_device_prepare_s_per_tile'] * 1e3:.2f} ms/tile)")
+            elif name != "ideal" and name != "published":
+                extra = (f"  ({r['mlp_device'] / r[name]:.2f}x mlp_device time; prepare "
+                         f"{r[f'{name}_prepare_s_per_tile'] * 1e3:.2f} ms/tile)")
+            print(f"{n}x{n} {name:>16}: {r[name]:.3e} MVMs/s{extra}")
     if reports_dir is not None:
         out = Path(reports_dir)
         out.mkdir(parents=True, exist_ok=True)
@@ -121,7 +144,7 @@ def run(cfg: BenchParams, reports_dir: str | Path | None = None) -> dict[str, di
 def main(argv: list[str] | None = None) -> None:
     args = parse_args("MVM throughput of the crossbar models", argv)
     params = load_params(args.params)
-    run(params.bench, params.reports_dir)
+    run(params.bench, params.variants, params.reports_dir)
 
 
 if __name__ == "__main__":

@@ -120,13 +120,21 @@ def test_evaluate_names_a_missing_checkpoint(params_file, tmp_path) -> None:
         evaluate.run(params)
 
 
-def test_bench_reports_every_model_at_every_size(capsys) -> None:
-    result = bench.run(BenchParams(sizes=[4, 6], tiles=2, vectors=3, repeats=1, hidden=[8]))
+def test_bench_reports_every_model_and_variant_at_every_size(capsys) -> None:
+    from surrogate.geniex import GeniexConfig
+    variants = {"column_cell": GeniexConfig(arch="column", hidden=[8], baseline="cell",
+                                            target="excess2"),
+                "column_device": GeniexConfig(arch="column", hidden=[8], target="excess",
+                                              baseline="device")}
+    result = bench.run(BenchParams(sizes=[4, 6], tiles=2, vectors=3, repeats=1, hidden=[8]),
+                       variants)
     assert sorted(result) == ["4x4", "6x6"]
     for r in result.values():
         assert all(r[name] > 0 for name in ("ideal", "analytical", "analytical_cell",
-                                            "geniex", "published"))
-    assert capsys.readouterr().out.count("MVMs/s") == 10
+                                            "mlp_device", "column_cell", "column_device",
+                                            "published"))
+    out = capsys.readouterr().out
+    assert out.count("MVMs/s") == 14 and out.count("x mlp_device time") == 6
 
 
 def test_missing_data_directories_are_named_before_any_work(params_file, tmp_path) -> None:
