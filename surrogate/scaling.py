@@ -51,6 +51,14 @@ def _mapping(name: str, value: Any) -> None:
         raise ConfigError(name, f"must be a mapping, got {value!r}")
 
 
+def _size_key(key: Any) -> int:
+    """A ``max_train_samples`` key: a tile size, as an integer or its digits (``dvc exp
+    run -S …max_train_samples.128=…`` writes the key as a string)."""
+    if isinstance(key, str) and key.isdigit():
+        key = int(key)
+    return check_int(f"max_train_samples key {key!r}", key, low=1)
+
+
 def _ints(name: str, value: Any) -> tuple[int, ...]:
     if not isinstance(value, (list, tuple)) or not value:
         raise ConfigError(name, f"must be a non-empty list of integers, got {value!r}")
@@ -109,8 +117,7 @@ class ScalingParams(ConfigSection):
         set_("sizes", _ints("sizes", self.sizes))
         set_("train_samples", tuple(sorted(set(_ints("train_samples", self.train_samples)))))
         _mapping("max_train_samples", self.max_train_samples)
-        set_("max_train_samples", {check_int(f"max_train_samples key {k!r}", k, low=1):
-                                   check_int(f"max_train_samples.{k}", v, low=1)
+        set_("max_train_samples", {_size_key(k): check_int(f"max_train_samples.{k}", v, low=1)
                                    for k, v in self.max_train_samples.items()})
         for name in ("test_samples", "threads", "bench_tiles", "bench_vectors", "bench_repeats"):
             set_(name, check_int(name, getattr(self, name), low=1))

@@ -120,3 +120,7 @@ def test_train_sizes_are_capped_per_tile_size():
     cfg = ScalingParams(train_samples=(64000, 4000, 16000), max_train_samples={128: 16000})
     assert cfg.train_sizes(64) == (4000, 16000, 64000)
     assert cfg.train_sizes(128) == (4000, 16000)
+    # `dvc exp run -S surrogate.scaling.max_train_samples.128=16000` writes a string key
+    assert ScalingParams(max_train_samples={"128": 16000}).train_sizes(128) == (4000, 16000)
+    with pytest.raises(ConfigError, match=r"^max_train_samples key 'big'"):
+        ScalingParams(max_train_samples={"big": 1})
