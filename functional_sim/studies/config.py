@@ -129,7 +129,7 @@ class GroundTruthConfig(ConfigSection):
     enabled: bool = True
     nets: tuple[str, ...] = ("digits_mlp", "mnist_resnet")
     models: tuple[str, ...] = ("ideal", "analytical", "analytical_device", "analytical_cell",
-                               "geniex", "geniex_workload")
+                               "geniex", "geniex_fast")
     reference: str = "circuit"
     max_images: dict[str, int] = field(default_factory=lambda: {"mnist_resnet": 200})
     spice_check_net: str = "digits_mlp"
@@ -274,14 +274,15 @@ class StudyConfig(ConfigSection):
             change its result.
     """
 
-    crossbar_model: str = "geniex"
-    models: tuple[str, ...] = ("analytical", "analytical_device", "geniex")
+    crossbar_model: str = "geniex_fast"
+    models: tuple[str, ...] = ("analytical", "analytical_device", "geniex_fast")
     settings: tuple[dict, ...] = ()
     test_subset: int = 500
     batch_size: int = 100
     nets_dir: str = "models/nets"
     models_dir: str = "models"
-    variants: tuple[str, ...] = (GENIEX_VARIANT, "geniex_published", "geniex_workload")
+    variants: tuple[str, ...] = (GENIEX_VARIANT, "geniex_published", "geniex_workload",
+                                 "geniex_fast")
     seed: int = 0
     sim: SimConfig = field(default_factory=SimConfig)
     train: TrainConfig = field(default_factory=TrainConfig)

@@ -121,10 +121,11 @@ def test_ground_truth_model_names_are_factories_or_the_params_variants(changes: 
     field = next(reversed(changes))
     with pytest.raises(ConfigError, match=rf"^functional_sim\.ground_truth\.{field}\b"):
         study_config({"surrogate": {"variants": {"geniex": {}}},
-                      "functional_sim": {"ground_truth": {"models": ["ideal"], **changes}}})
+                      "functional_sim": {"crossbar_model": "geniex", "models": ["geniex"],
+                                         "ground_truth": {"models": ["ideal"], **changes}}})
     # a variant of surrogate.variants is a model name; its checkpoint is its own
     params = {"surrogate": {"variants": {"geniex": {}, "geniex_workload": {}}},
-              "functional_sim": {"models": ["geniex_workload"],
+              "functional_sim": {"crossbar_model": "geniex_workload", "models": ["geniex_workload"],
                                  "ground_truth": {"models": ["geniex_workload"]}}}
     cfg = study_config(params)
     assert cfg.ground_truth.models == ("geniex_workload",)
