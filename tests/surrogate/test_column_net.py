@@ -127,3 +127,37 @@ def test_a_short_training_run_beats_the_physics_it_corrects() -> None:
     physics = make_model("analytical_device", spec)(vt, gt)
     base = float(torch.sqrt(torch.mean((physics - torch.from_numpy(test.i)) ** 2)))
     assert learned < 0.5 * base, (learned, base)
+
+
+@pytest.mark.parametrize("lead", [(4, 3), (3,), ()], ids=["batch", "one-per-tile", "one-vector"])
+def test_the_compiled_head_equals_the_torch_head(lead: tuple[int, ...]) -> None:
+    """Inference on the CPU runs the compiled head; with autograd on, the torch one. They
+    agree to float32 rounding of a sum of 32 terms (the head's outputs are O(1)), and
+    the compiled one gives the same numbers with 1 and 2 threads (each output is summed
+    by one thread, in one order)."""
+    from surrogate import column_kernel
+    net = untrained("relative", hidden=[32]).net        # one hidden layer: the kernel's case
+    gen = torch.Generator().manual_seed(1)
+    hg = net.g_part(torch.rand(3, SPEC.rows * SPEC.cols, generator=gen)).detach()
+    v = torch.rand(*lead, SPEC.rows, generator=gen)
+    base = torch.rand(*(lead if lead and lead[-1] == 3 else (*lead, 3)), SPEC.cols, generator=gen)
+    with torch.no_grad():
+        assert column_kernel.usable(net, hg, torch.zeros(1, dtype=torch.float32))
+        fast = net.per_input(hg, v, base)
+    with torch.enable_grad():
+        slow = net.per_input(hg, v, base).detach()
+    assert fast.shape == slow.shape
+    torch.testing.assert_close(fast, slow, rtol=1e-5, atol=1e-5)
+    old = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        with torch.no_grad():
+            one = column_kernel.column_head(hg, torch.nn.functional.linear(v, net.w_v), base,
+                                            net.w_b, net.out.weight, net.out.bias)
+        torch.set_num_threads(2)
+        with torch.no_grad():
+            two = column_kernel.column_head(hg, torch.nn.functional.linear(v, net.w_v), base,
+                                            net.w_b, net.out.weight, net.out.bias)
+    finally:
+        torch.set_num_threads(old)
+    assert torch.equal(one, two)
