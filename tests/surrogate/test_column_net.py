@@ -20,8 +20,9 @@ from surrogate.column_net import ColumnNet
 from surrogate.geniex import GeniexConfig, GeniexModel, GeniexNet, Normalisation, make_net
 from surrogate.training import train_geniex
 from tests.support.tolerances import fs_atol
+from tests.surrogate.test_geniex_model import SPEC as MODEL_SPEC, inputs
 
-SPEC = CrossbarSpec(rows=6, cols=5, device="sinh", v_read_max=0.5)
+SPEC = MODEL_SPEC           # the GENIEx model tests' 6x5 tile, so their inputs() fit
 
 
 def untrained(target: str, baseline: str | None = None, hidden: list[int] = [32, 8]) -> GeniexModel:
@@ -31,14 +32,6 @@ def untrained(target: str, baseline: str | None = None, hidden: list[int] = [32,
     with torch.no_grad():                       # a position vector that is not all zero
         net.position.normal_(0.0, 0.1)
     return GeniexModel(SPEC, config, net, Normalisation(0.0, 0.05), data_identity="abc")
-
-
-def inputs(t: int, b: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    gen = torch.Generator().manual_seed(seed)
-    g = SPEC.g_off + (SPEC.g_on - SPEC.g_off) * torch.rand(t, SPEC.rows, SPEC.cols, generator=gen,
-                                                           dtype=torch.float64)
-    v = SPEC.v_read_max * torch.rand(b, t, SPEC.rows, generator=gen, dtype=torch.float64)
-    return v, g
 
 
 @pytest.mark.parametrize("baseline", ["analytical", "device", "cell"])
