@@ -28,6 +28,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
+import types
 import typing
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
@@ -158,7 +159,8 @@ def check_names(name: str, value: Any, choices: Iterable[str], what: str) -> tup
 def _section_type(hint: Any) -> type | None:
     """The ConfigSection class a field holds, if its type hint names one (``X`` or
     ``X | None``)."""
-    for cand in (hint, *typing.get_args(hint)):
+    union = typing.get_origin(hint) in (typing.Union, types.UnionType)
+    for cand in (hint, *(typing.get_args(hint) if union else ())):
         if isinstance(cand, type) and issubclass(cand, ConfigSection):
             return cand
     return None

@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> None:
     spec = pick_setting(aware.setting, study_specs(params, cfg),
                         "functional_sim.aware_training.setting")
     hardware = merge_nonideal(cfg.sim.nonideal, aware.nonideal)
-    split = load_images(net_info(aware.net).dataset, seed=cfg.seed)
+    split = load_images(net_info(aware.net).dataset, seed=cfg.seed, datasets=cfg.datasets)
     n_train = aware.train_images or len(split.y_train)
     steps_per_epoch = -(-n_train // aware.batch_size)
     x, y = split.x_train[: aware.batch_size], split.y_train[: aware.batch_size]

@@ -55,7 +55,7 @@ def load_study_nets(cfg: StudyConfig) -> dict[str, tuple[nn.Module, torch.Tensor
     for name in cfg.train.nets:
         dataset = net_info(name).dataset
         if dataset not in splits:
-            splits[dataset] = load_images(dataset, seed=cfg.seed)
+            splits[dataset] = load_images(dataset, seed=cfg.seed, datasets=cfg.datasets)
         net, _ = load_net(net_path(cfg, name))
         x, y = pick_test_images(splits[dataset], cfg.test_subset, cfg.seed)
         out[name] = (net, x, y)

@@ -160,7 +160,7 @@ def run_aware_training(cfg: StudyConfig, specs: Sequence[CrossbarSpec], device: 
     hardware = merge_nonideal(cfg.sim.nonideal, aware.nonideal,
                               "functional_sim.aware_training.nonideal")
     net, _ = load_net(net_path(cfg, aware.net))
-    split: Split = load_images(net_info(aware.net).dataset, seed=cfg.seed)
+    split: Split = load_images(net_info(aware.net).dataset, seed=cfg.seed, datasets=cfg.datasets)
     x_test, y_test = pick_test_images(split, cfg.test_subset, cfg.seed)
     n_train = aware.train_images or len(split.y_train)
     x_train, y_train = split.x_train[:n_train], split.y_train[:n_train]

@@ -23,7 +23,9 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from functional_sim.sim.config import SIM_PARAM_KEYS, SimConfig
 from functional_sim.studies.aware_training_config import AwareTrainingConfig
-from functional_sim.studies.nets import check_net_name, check_net_names
+from functional_sim.studies.data import DATASETS
+from functional_sim.studies.disk_data import DiskDatasetConfig
+from functional_sim.studies.nets import check_net_name, check_net_names, net_info
 from functional_sim.studies.sensitivity_config import SensitivityConfig
 from spice_netlists import CrossbarSpec, load_spec_from_params
 from spice_netlists.config import (ConfigError, ConfigSection, check_bool, check_choice,
@@ -261,6 +263,12 @@ class StudyConfig(ConfigSection):
             non-ideality, and MDM against identity mapping.
         aware_training: the ``aware_training`` stage: fine-tuning through a crossbar
             model, judged by the exact one.
+        datasets: data sets read from disk, by name: each a
+            :class:`~functional_sim.studies.disk_data.DiskDatasetConfig` (``format``,
+            ``root``, splits, normalisation, subsets), e.g. ``cifar10: {format: cifar10,
+            root: data/cifar10}``, for the networks that classify them
+            (``cifar10_resnet20``). The bundled ``mnist`` and ``digits`` need no entry and
+            cannot be renamed here.
         shard_images: images per shard in the accuracy study and the ground truth (0:
             all of a network's images in one shard). A shard is a unit of work: kept
             when it is finished (a killed stage loses at most one) and one task where
@@ -290,6 +298,7 @@ class StudyConfig(ConfigSection):
     workload: WorkloadConfig = field(default_factory=WorkloadConfig)
     sensitivity: SensitivityConfig = field(default_factory=SensitivityConfig)
     aware_training: AwareTrainingConfig = field(default_factory=AwareTrainingConfig)
+    datasets: dict[str, DiskDatasetConfig] = field(default_factory=dict)
     shard_images: int = 0
     scheduler: str = ""
 
@@ -321,6 +330,8 @@ class StudyConfig(ConfigSection):
                 object.__setattr__(self, name, cls.from_dict(value, name))
             elif not isinstance(value, cls):
                 raise ConfigError(name, f"must be a mapping of settings, got {value!r}")
+        object.__setattr__(self, "datasets", _disk_datasets(self.datasets))
+        self._check_datasets()
         gt = self.ground_truth
         check_names("ground_truth.models", gt.models, models, "model names")
         check_choice("ground_truth.reference", gt.reference, models)
@@ -330,6 +341,21 @@ class StudyConfig(ConfigSection):
         aware = self.aware_training
         check_names("aware_training.models", aware.models, models, "model names")
         check_choice("aware_training.reference", aware.reference, models)
+
+    def _check_datasets(self) -> None:
+        """Every network named anywhere classifies a bundled or a configured data set."""
+        named = [("train.nets", n) for n in self.train.nets]
+        named += [("ground_truth.nets", n) for n in self.ground_truth.nets]
+        named += [("ground_truth.spice_check_net", self.ground_truth.spice_check_net)]
+        named += [("workload.net", self.workload.net), ("sensitivity.net", self.sensitivity.net),
+                  ("aware_training.net", self.aware_training.net)]
+        for where, net in named:
+            dataset = net_info(net).dataset
+            if dataset not in DATASETS and dataset not in self.datasets:
+                raise ConfigError(where, f"names {net}, which classifies {dataset}: that data "
+                                         f"set is not bundled, so give it as "
+                                         f"functional_sim.datasets.{dataset} (its format and "
+                                         f"root), or leave {net} out")
 
     @property
     def model_names(self) -> tuple[str, ...]:
@@ -383,6 +409,26 @@ class StudyConfig(ConfigSection):
         del data["models_dir"], data["variants"]
         data["sim"] = self.sim.param_dict()
         return data
+
+
+def _disk_datasets(value: Any) -> dict[str, DiskDatasetConfig]:
+    """``functional_sim.datasets``: name -> :class:`DiskDatasetConfig` (from mappings),
+    else :class:`ConfigError` at ``datasets`` or ``datasets.<name>``."""
+    if not isinstance(value, Mapping):
+        raise ConfigError("datasets", f"must be a mapping of data set names to their "
+                                      f"settings, got {value!r}")
+    out: dict[str, DiskDatasetConfig] = {}
+    for name, cfg in value.items():
+        check_str(f"datasets key {name!r}", name, nonempty=True)
+        if name in DATASETS:
+            raise ConfigError(f"datasets.{name}", f"is a bundled data set ({', '.join(DATASETS)}); "
+                                                  f"give a data set from disk another name")
+        if isinstance(cfg, Mapping):
+            cfg = DiskDatasetConfig.from_dict(cfg, f"datasets.{name}")
+        elif not isinstance(cfg, DiskDatasetConfig):
+            raise ConfigError(f"datasets.{name}", f"must be a mapping (format, root, …), got {cfg!r}")
+        out[name] = cfg
+    return out
 
 
 #: the keys of params.yaml's ``functional_sim`` section

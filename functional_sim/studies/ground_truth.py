@@ -373,7 +373,7 @@ def run_ground_truth(cfg: StudyConfig, specs: Sequence[CrossbarSpec], device: st
     for name in dict.fromkeys((*gt.nets, gt.spice_check_net)):
         dataset = net_info(name).dataset
         if dataset not in splits:
-            splits[dataset] = load_images(dataset, seed=cfg.seed)
+            splits[dataset] = load_images(dataset, seed=cfg.seed, datasets=cfg.datasets)
         net, _ = load_net(net_path(cfg, name))
         x, y = pick_test_images(splits[dataset], cfg.test_subset, cfg.seed)
         if name in gt.max_images:

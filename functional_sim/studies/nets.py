@@ -1,7 +1,10 @@
 """The study's networks: an MLP and a small CNN per dataset, and a deeper residual network
 for MNIST (``mnist_resnet``: 7 crossbar layers, so that tile errors compound through
-depth as in GENIEx's ResNets). All are sized for 32×32 tiles and for bit-sliced
-simulation on a few CPU cores (strided convolutions keep im2col small).
+depth as in GENIEx's ResNets). These are sized for 32×32 tiles and for bit-sliced
+simulation on a few CPU cores (strided convolutions keep im2col small). Beside them,
+the field's benchmark, He et al.'s ResNet-20 for CIFAR-10 and CIFAR-100
+(``cifar10_resnet20``, ``cifar100_resnet20``), for data read from disk
+(``functional_sim.datasets``: CIFAR is not bundled).
 
 ``NETS[name]`` gives the dataset a network is trained on and a builder; ``build(name)``
 returns a freshly initialised network (seed it with ``torch.manual_seed`` first). A name
@@ -81,6 +84,69 @@ def digits_cnn() -> nn.Module:
         nn.Flatten(), nn.Linear(16 * 2 * 2, 10))
 
 
+class DownsampleSkip(nn.Module):
+    """He et al.'s option-A shortcut: the identity subsampled by ``stride`` and padded
+    with zero channels up to ``channels`` (no weights, so it stays digital)."""
+
+    def __init__(self, stride: int, channels: int) -> None:
+        super().__init__()
+        self.stride, self.channels = stride, channels
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x[:, :, ::self.stride, ::self.stride]
+        extra = self.channels - x.shape[1]
+        return nn.functional.pad(x, (0, 0, 0, 0, extra // 2, extra - extra // 2))
+
+
+class BasicBlock(nn.Module):
+    """Two 3×3 convolutions with batch norm, ``relu(body(x) + skip(x))``; the skip is the
+    identity, or :class:`DownsampleSkip` where the block halves the size and widens."""
+
+    def __init__(self, cin: int, cout: int, stride: int) -> None:
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv2d(cin, cout, 3, stride=stride, padding=1, bias=False), nn.BatchNorm2d(cout),
+            nn.ReLU(),
+            nn.Conv2d(cout, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout))
+        self.skip = nn.Identity() if stride == 1 and cin == cout else DownsampleSkip(stride, cout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.relu(self.body(x) + self.skip(x))
+
+
+def cifar_resnet(depth: int = 20, num_classes: int = 10, in_channels: int = 3,
+                 width: int = 16) -> nn.Module:
+    """He et al.'s CIFAR ResNet (depth 6n + 2: 20, 32, 44, 56, 110): a 3×3 stem of
+    ``width`` channels, three stages of n basic blocks at ``width``, 2·``width`` and
+    4·``width`` channels (32×32 → 16×16 → 8×8 for CIFAR's images), option-A shortcuts,
+    global average pooling and a linear head. ResNet-20 has 19 convolutions and the
+    head (0.27 M weights); every one maps onto crossbars, the rest stays digital."""
+    if depth < 8 or (depth - 2) % 6:
+        raise ValueError(f"a CIFAR ResNet's depth is 6n + 2 (20, 32, 44, 56, 110), got {depth}")
+    n = (depth - 2) // 6
+    layers: list[nn.Module] = [nn.Conv2d(in_channels, width, 3, padding=1, bias=False),
+                               nn.BatchNorm2d(width), nn.ReLU()]
+    cin = width
+    for stage in range(3):
+        cout = width * 2 ** stage
+        for block in range(n):
+            layers.append(BasicBlock(cin, cout, 2 if stage and block == 0 else 1))
+            cin = cout
+    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(cin, num_classes)]
+    return nn.Sequential(*layers)
+
+
+def cifar10_resnet20() -> nn.Module:
+    """ResNet-20 for CIFAR-10 (:func:`cifar_resnet`, depth 20, 10 classes)."""
+    return cifar_resnet(20, 10)
+
+
+def cifar100_resnet20() -> nn.Module:
+    """ResNet-20 for CIFAR-100 (:func:`cifar_resnet`, depth 20, 100 classes), GENIEx's
+    CIFAR benchmark."""
+    return cifar_resnet(20, 100)
+
+
 @dataclass(frozen=True)
 class NetInfo:
     """A study network: the dataset it classifies and its builder."""
@@ -95,6 +161,9 @@ NETS: dict[str, NetInfo] = {
     "mnist_resnet": NetInfo("mnist", mnist_resnet),
     "digits_mlp": NetInfo("digits", digits_mlp),
     "digits_cnn": NetInfo("digits", digits_cnn),
+    # data sets read from disk (functional_sim.datasets names them; none is bundled)
+    "cifar10_resnet20": NetInfo("cifar10", cifar10_resnet20),
+    "cifar100_resnet20": NetInfo("cifar100", cifar100_resnet20),
 }
 
 

@@ -137,7 +137,7 @@ def run_sensitivity(cfg: StudyConfig, specs: Sequence[CrossbarSpec], device: str
     models = list(dict.fromkeys([sens.reference, *sens.models]))
     require_checkpoints(cfg, [spec], models)
     net, _ = load_net(net_path(cfg, sens.net))
-    split = load_images(net_info(sens.net).dataset, seed=cfg.seed)
+    split = load_images(net_info(sens.net).dataset, seed=cfg.seed, datasets=cfg.datasets)
     x, y = pick_test_images(split, cfg.test_subset, cfg.seed)
     x, y = x[:sens.images], y[:sens.images]
     runner = _Runner(cfg, spec, net, x, y, device, log, store, sens.net)

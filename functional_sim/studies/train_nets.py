@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> None:
     for name in cfg.train.nets:
         dataset = net_info(name).dataset          # TrainConfig admits network names only
         if dataset not in splits:
-            splits[dataset] = load_images(dataset, seed=cfg.seed)
+            splits[dataset] = load_images(dataset, seed=cfg.seed, datasets=cfg.datasets)
         split = splits[dataset]
         start = time.perf_counter()
         net = train(name, split, cfg.train)

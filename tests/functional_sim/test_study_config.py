@@ -14,6 +14,7 @@ from functional_sim.studies.config import (ConfigError, GroundTruthConfig, Study
                                            TrainConfig, WorkloadConfig, geniex_checkpoint,
                                            study_config)
 from functional_sim.sim.nonideal_config import NonidealConfig
+from functional_sim.studies.disk_data import DiskDatasetConfig
 from spice_netlists import config as base
 from spice_netlists import CrossbarSpec
 from tests.support import REPO_ROOT
@@ -24,6 +25,27 @@ def test_sim_config_round_trips_through_yaml() -> None:
                     spec=CrossbarSpec(rows=16, cols=8, device="sinh", v_read_max=0.5))
     again = SimConfig.from_dict(yaml.safe_load(yaml.safe_dump(cfg.to_dict())))
     assert again == cfg
+
+
+def test_a_network_of_a_data_set_not_bundled_needs_its_datasets_entry() -> None:
+    with pytest.raises(ConfigError, match=r"^functional_sim\.train\.nets names cifar10_resnet20, "
+                                          r"which classifies cifar10: .*functional_sim\.datasets\.cifar10"):
+        StudyConfig.from_dict({"train": {"nets": ["digits_mlp", "cifar10_resnet20"]}},
+                              "functional_sim")
+    cfg = StudyConfig.from_dict({"train": {"nets": ["cifar10_resnet20"]},
+                                 "datasets": {"cifar10": {"format": "cifar10", "root": "x"}}})
+    assert cfg.datasets["cifar10"].root == "x"
+
+
+@pytest.mark.parametrize("datasets, expect", [
+    ({"mnist": {"format": "npz", "root": "x"}}, r"^functional_sim\.datasets\.mnist is a bundled"),
+    ({"mine": {"format": "npz"}}, r"^functional_sim\.datasets\.mine\.root must be"),
+    ({"mine": "data/mine.npz"}, r"^functional_sim\.datasets\.mine must be a mapping"),
+    (["mine"], r"^functional_sim\.datasets must be a mapping"),
+])
+def test_bad_datasets_entries_name_their_key(datasets, expect) -> None:
+    with pytest.raises(ConfigError, match=expect):
+        StudyConfig.from_dict({"datasets": datasets}, "functional_sim")
 
 
 def test_study_section_round_trips_exactly() -> None:
@@ -53,6 +75,9 @@ def test_study_section_round_trips_exactly() -> None:
                            "nonideal": {"programming": {"sigma": 0.1}}, "train_nonideal": False,
                            "epochs": 2, "train_images": 100, "batch_size": 20, "lr": 0.001,
                            "seed": 1, "out_dir": "models/aware"},
+        "datasets": {"cifar10": DiskDatasetConfig(format="cifar10", root="data/cifar10",
+                                                  mean=(0.49, 0.48, 0.45), std=(0.25, 0.24, 0.26),
+                                                  test_subset=100).to_dict()},
     }
     cfg = StudyConfig.from_dict(yaml.safe_load(yaml.safe_dump(section)))
     assert cfg.to_dict() == section
