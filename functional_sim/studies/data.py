@@ -15,29 +15,15 @@ with its own train and test splits.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Mapping
 
 import numpy as np
 import torch
 from sklearn.model_selection import train_test_split
 
+from functional_sim.studies.disk_data import Split, load_disk_dataset
+
 DATASETS = ("mnist", "digits")
-
-
-@dataclass
-class Split:
-    """Images (N, C, H, W) float32 (in [0, 1] for the bundled sets; a data set from disk
-    may be normalised) and integer labels (N,)."""
-
-    x_train: torch.Tensor
-    y_train: torch.Tensor
-    x_test: torch.Tensor
-    y_test: torch.Tensor
-
-    @property
-    def n_classes(self) -> int:
-        return int(max(self.y_train.max(), self.y_test.max())) + 1
 
 
 def _raw(name: str) -> tuple[np.ndarray, np.ndarray, int]:
@@ -60,7 +46,6 @@ def load_images(name: str, *, seed: int = 0, test_fraction: float = 0.2,
     :class:`~functional_sim.studies.disk_data.DiskDatasetConfig`, read from disk with its
     own splits; errors are named under ``<path>.<name>``)."""
     if datasets and name in datasets:
-        from functional_sim.studies.disk_data import load_disk_dataset
         return load_disk_dataset(datasets[name], f"{path}.{name}")
     if name not in DATASETS:
         from spice_netlists.config import ConfigError

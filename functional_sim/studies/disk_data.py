@@ -37,7 +37,6 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from functional_sim.studies.data import Split
 from spice_netlists.config import (ConfigError, ConfigSection, check_choice, check_int,
                                    check_number, check_str)
 
@@ -131,6 +130,21 @@ class DiskDatasetConfig(ConfigSection):
         check_choice("layout", self.layout, ("auto", "nchw", "nhwc"))
         for name in ("train_subset", "test_subset", "seed"):
             check_int(name, getattr(self, name), low=0)
+
+
+@dataclass
+class Split:
+    """Images (N, C, H, W) float32 (in [0, 1] for the bundled sets; a data set from disk
+    may be normalised) and integer labels (N,)."""
+
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_test: torch.Tensor
+    y_test: torch.Tensor
+
+    @property
+    def n_classes(self) -> int:
+        return int(max(self.y_train.max(), self.y_test.max())) + 1
 
 
 #: Images (N, C, H, W) uint8 or float, and labels (N,) int64, of one split.
